@@ -1,0 +1,105 @@
+"""`aimf ingest`: index the corpus (or the given files and folders) with a progress bar and a closing summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="*", type=Path, metavar="CHEMIN",
+                   help="fichiers ou dossiers à indexer (par défaut : le dossier du corpus, AIMF_CORPUS_DIR)")
+    p.add_argument("--rebuild", action="store_true",
+                   help="tout réindexer depuis zéro (après un changement de modèle ou de découpage)")
+    p.add_argument("--json", action="store_true", help="afficher le bilan en une ligne JSON")
+    p.add_argument("--quiet", "-q", action="store_true", help="sans barre de progression")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from ingest.manifest import ManifestError
+    from ingest.pipeline import IngestAborted, Ingestor, UsageError
+    from rag.settings import get_settings
+    from rag.store import IndexMismatchError, IndexUnavailableError
+
+    err = Console(stderr=True)
+    settings = get_settings()
+    missing = [str(p) for p in args.paths if not p.exists()]
+    if missing:
+        err.print(f"[red]Erreur :[/] chemin introuvable : {', '.join(missing)}")
+        return 2
+    with _progress(err, disabled=args.quiet or args.json) as on_progress:
+        try:
+            with err.status("Chargement du modèle d'embeddings…", spinner="dots") if not (args.quiet or args.json) else _null():
+                ingestor = Ingestor(settings, on_progress=on_progress)
+            report = ingestor.run(args.paths or None, rebuild=args.rebuild)
+        except UsageError as exc:
+            err.print(f"[red]Erreur :[/] {exc}")
+            return 2
+        except (IndexUnavailableError, IndexMismatchError, ManifestError, IngestAborted) as exc:
+            err.print(f"[red]Erreur :[/] {exc}")
+            return 1
+    if args.json:
+        data = report.as_dict()
+        data.pop("embed_seconds", None)
+        print(json.dumps(data, ensure_ascii=False))
+    else:
+        _print_summary(report)
+    return 1 if report.failed else 0
+
+
+def _print_summary(report) -> None:
+    from rich.console import Console
+
+    out = Console()
+    for e in report.errors:
+        out.print(f"[red]✗[/] {e['file']} : {e['message']}")
+    for w in report.warnings:
+        out.print(f"[yellow]![/] {w['file']} : {w['message']}")
+    for s in report.skipped_files:
+        out.print(f"[dim]– ignoré : {s['file']} ({s['reason']})[/]")
+    out.print(
+        f"Documents : {report.added} ajouté(s), {report.updated} mis à jour, {report.unchanged} inchangé(s), "
+        f"{report.removed} retiré(s), {report.skipped} ignoré(s), {report.failed} en échec. "
+        f"Passages écrits : {report.chunks_written} (index : {report.chunks_total}). Durée : {report.seconds:.1f} s."
+    )
+    if not report.failed:
+        out.print('Posez une question : aimf ask "Quels projets pilotes l\'AIMF soutient-elle ?"  ·  ou lancez le chat : aimf ui')
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class _progress:
+    """A rich progress bar fed by the ingestor's (stage, done, total) callbacks."""
+
+    def __init__(self, console, disabled: bool):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=console, disable=disabled, transient=False,
+        )
+        self.tasks: dict[str, int] = {}
+
+    def __enter__(self):
+        self.progress.start()
+        return self.update
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+        return False
+
+    def update(self, stage: str, done: int, total: int) -> None:
+        label = {"files": "Documents", "chunks": "Passages (lot en cours)"}.get(stage, stage)
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(label, total=total)
+        self.progress.update(self.tasks[stage], completed=done, total=total)

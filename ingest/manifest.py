@@ -1,0 +1,159 @@
+"""The manifest: which file (path, size, mtime) holds which content (sha256) and which chunk ids that content
+was written as. SQLite, one file per collection, in the data dir.
+
+``pending`` is an intent log: chunk ids are recorded there before they are written to Chroma and removed when the
+document is committed, so chunks of a document interrupted half-way are found and deleted on the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from rag.store import REBUILD_HINT
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    sha256 TEXT PRIMARY KEY, source TEXT NOT NULL, title TEXT, kind TEXT, pages INTEGER,
+    chunk_ids TEXT NOT NULL, size INTEGER, indexed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS paths (
+    path TEXT PRIMARY KEY, source TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER, mtime_ns INTEGER
+);
+CREATE TABLE IF NOT EXISTS pending (sha256 TEXT PRIMARY KEY, chunk_ids TEXT NOT NULL);
+"""
+
+
+class ManifestError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    sha256: str
+    source: str
+    title: str
+    kind: str
+    pages: int | None
+    chunk_ids: list[str]
+    size: int
+    indexed_at: str
+
+
+@dataclass(frozen=True)
+class PathRow:
+    path: str
+    source: str
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+class Manifest:
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.executescript(SCHEMA)
+            self.db.execute("SELECT count(*) FROM documents").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise ManifestError(f"Manifeste d'indexation endommagé ({path} : {exc}). {REBUILD_HINT}") from exc
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- meta -------------------------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # --- reads ------------------------------------------------------------------------------------------------
+    def path_row(self, path: str) -> PathRow | None:
+        row = self.db.execute("SELECT path, source, sha256, size, mtime_ns FROM paths WHERE path=?", (path,)).fetchone()
+        return PathRow(*row) if row else None
+
+    def paths(self) -> list[PathRow]:
+        return [PathRow(*r) for r in self.db.execute("SELECT path, source, sha256, size, mtime_ns FROM paths")]
+
+    def document(self, sha256: str) -> DocumentRow | None:
+        row = self.db.execute(
+            "SELECT sha256, source, title, kind, pages, chunk_ids, size, indexed_at FROM documents WHERE sha256=?",
+            (sha256,),
+        ).fetchone()
+        return _doc(row) if row else None
+
+    def documents(self) -> list[DocumentRow]:
+        rows = self.db.execute(
+            "SELECT sha256, source, title, kind, pages, chunk_ids, size, indexed_at FROM documents ORDER BY source"
+        )
+        return [_doc(r) for r in rows]
+
+    def sources_of(self, sha256: str) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT source FROM paths WHERE sha256=? ORDER BY source", (sha256,))]
+
+    def chunk_total(self) -> int:
+        return sum(len(d.chunk_ids) for d in self.documents())
+
+    def pending(self) -> list[tuple[str, list[str]]]:
+        return [(s, json.loads(ids)) for s, ids in self.db.execute("SELECT sha256, chunk_ids FROM pending")]
+
+    # --- writes -----------------------------------------------------------------------------------------------
+    def begin_document(self, sha256: str, chunk_ids: list[str]) -> None:
+        self.db.execute("INSERT OR REPLACE INTO pending VALUES (?, ?)", (sha256, json.dumps(chunk_ids)))
+
+    def commit_document(self, row: DocumentRow, path: PathRow) -> None:
+        with self._tx():
+            self.db.execute(
+                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (row.sha256, row.source, row.title, row.kind, row.pages, json.dumps(row.chunk_ids), row.size,
+                 row.indexed_at),
+            )
+            self._put_path(path)
+            self.db.execute("DELETE FROM pending WHERE sha256=?", (row.sha256,))
+
+    def put_path(self, path: PathRow) -> None:
+        self._put_path(path)
+
+    def forget_path(self, path: str) -> None:
+        self.db.execute("DELETE FROM paths WHERE path=?", (path,))
+
+    def forget_document(self, sha256: str) -> None:
+        with self._tx():
+            self.db.execute("DELETE FROM documents WHERE sha256=?", (sha256,))
+            self.db.execute("DELETE FROM pending WHERE sha256=?", (sha256,))
+
+    def clear_pending(self, sha256: str) -> None:
+        self.db.execute("DELETE FROM pending WHERE sha256=?", (sha256,))
+
+    def _put_path(self, p: PathRow) -> None:
+        self.db.execute("INSERT OR REPLACE INTO paths VALUES (?, ?, ?, ?, ?)", (p.path, p.source, p.sha256, p.size, p.mtime_ns))
+
+    def _tx(self):
+        db = self.db
+
+        class _Tx:
+            def __enter__(self):
+                db.execute("BEGIN IMMEDIATE")
+
+            def __exit__(self, exc_type, *_):
+                db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+        return _Tx()
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _doc(row: tuple) -> DocumentRow:
+    sha, source, title, kind, pages, ids, size, at = row
+    return DocumentRow(sha, source, title or "", kind or "", pages, json.loads(ids), size or 0, at)

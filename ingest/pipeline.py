@@ -1,0 +1,347 @@
+"""The ingest run: files -> documents -> chunks -> embeddings -> Chroma, guided by the manifest so that a re-run only
+touches what changed, and every document is indexed whole or not at all."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from langchain_core.documents import Document
+
+from ingest.chunking import chunk_document
+from ingest.loaders import LoadError, UnsupportedFormat, load
+from ingest.manifest import DocumentRow, Manifest, ManifestError, PathRow, now_iso
+from rag.settings import Settings
+from rag.store import Store
+
+# Files that describe the corpus folder itself rather than belonging to it.
+IGNORED_NAMES = {"readme.md", "lisezmoi.md", "readme.txt", "lisezmoi.txt"}
+EMBED_GROUP = 256  # chunks embedded together: big enough to keep the model's batches full across small files
+
+
+class UsageError(Exception):
+    """Bad command-line input (exit status 2)."""
+
+
+class IngestAborted(RuntimeError):
+    """The run cannot go on (storage full or read-only, index unreachable); what was committed stays usable."""
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    skipped: int = 0
+    failed: int = 0
+    errors: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    skipped_files: list[dict[str, str]] = field(default_factory=list)
+    chunks_written: int = 0
+    chunks_total: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class _Pending:
+    path: Path
+    source: str
+    sha256: str
+    size: int
+    mtime_ns: int
+    previous: PathRow | None
+    title: str = ""
+    kind: str = ""
+    pages: int | None = None
+    chunks: list[Document] = field(default_factory=list)
+    vectors: list[list[float]] = field(default_factory=list)
+
+
+def embedding_text(doc: Document) -> str:
+    """What gets embedded for a chunk: its title gives the model the context a lone paragraph lacks."""
+    title = doc.metadata.get("title") or ""
+    return f"{title}\n{doc.page_content}" if title and title not in doc.page_content else doc.page_content
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@contextmanager
+def ingest_lock(settings: Settings) -> Iterator[None]:
+    """One ingest at a time per collection and data dir (a second run waits)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = settings.data_dir / f"ingest-{settings.collection}.lock"
+    with lock_path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class Ingestor:
+    def __init__(
+        self,
+        settings: Settings,
+        embeddings=None,
+        model_id: str | None = None,
+        on_progress: Callable[[str, int, int], None] | None = None,
+    ):
+        from rag.embeddings import model_identity
+
+        self.settings = settings
+        self._embeddings = embeddings
+        self.model_id = model_id or model_identity(settings)
+        self.on_progress = on_progress or (lambda stage, done, total: None)
+
+    @property
+    def embeddings(self):
+        """Loaded on first use: a re-run with nothing new to embed never pays for the model."""
+        if self._embeddings is None:
+            from rag.embeddings import load_embeddings
+
+            self._embeddings = load_embeddings(self.settings)
+        return self._embeddings
+
+    # --- entry point ----------------------------------------------------------------------------------------
+    def run(self, paths: list[Path] | None = None, rebuild: bool = False) -> IngestReport:
+        started = time.perf_counter()
+        roots = [Path(p) for p in paths] if paths else [self.settings.corpus_dir]
+        missing = [str(p) for p in roots if not p.exists()]
+        if missing:
+            raise UsageError("chemin introuvable : " + ", ".join(missing))
+        report = IngestReport()
+        with ingest_lock(self.settings):
+            store = Store.open(self.settings, self.model_id, create=not rebuild)
+            if rebuild:
+                store.drop()
+                self.settings.manifest_path.unlink(missing_ok=True)
+                for suffix in ("-wal", "-shm"):
+                    Path(str(self.settings.manifest_path) + suffix).unlink(missing_ok=True)
+                store = Store.open(self.settings, self.model_id, create=True)
+            manifest = Manifest(self.settings.manifest_path)
+            try:
+                self._reconcile(manifest, store)
+                files = self._scan(roots, report)
+                seen = {str(f.resolve()) for f, _ in files}
+                todo = self._plan(files, manifest, report)
+                self._index(todo, manifest, store, report)
+                self._remove_missing(roots, seen, manifest, store, report)
+                report.chunks_total = manifest.chunk_total()
+            finally:
+                manifest.close()
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    # --- steps ----------------------------------------------------------------------------------------------
+    def _reconcile(self, manifest: Manifest, store: Store) -> None:
+        """Finish what an interrupted run left: half-written documents and documents no path refers to."""
+        live = {cid for d in manifest.documents() for cid in d.chunk_ids}
+        for sha, ids in manifest.pending():
+            store.delete([i for i in ids if i not in live])
+            manifest.clear_pending(sha)
+        referenced = {p.sha256 for p in manifest.paths()}
+        for doc in manifest.documents():
+            if doc.sha256 not in referenced:
+                self._drop_document(doc, manifest, store)
+
+    def _scan(self, roots: list[Path], report: IngestReport) -> list[tuple[Path, str]]:
+        files: list[tuple[Path, str]] = []
+        for root in roots:
+            if root.is_file():
+                files.append((root, self._source_for(root, root.parent)))
+                continue
+            for path in sorted(root.rglob("*")):
+                rel = path.relative_to(root)
+                if any(part.startswith((".", "_")) for part in rel.parts) or not path.is_file():
+                    continue
+                if path.name.lower() in IGNORED_NAMES:
+                    continue
+                files.append((path, self._source_for(path, root)))
+        return files
+
+    def _source_for(self, path: Path, root: Path) -> str:
+        corpus = self.settings.corpus_dir.resolve()
+        resolved = path.resolve()
+        if resolved.is_relative_to(corpus):
+            return resolved.relative_to(corpus).as_posix()
+        return resolved.relative_to(root.resolve()).as_posix()
+
+    def _plan(self, files: list[tuple[Path, str]], manifest: Manifest, report: IngestReport) -> list[_Pending]:
+        from ingest.loaders import SUPPORTED
+
+        todo: list[_Pending] = []
+        limit = int(self.settings.max_file_mb * 1024 * 1024)
+        for path, source in files:
+            key = str(path.resolve())
+            if path.suffix.lower() not in SUPPORTED:
+                report.skipped += 1
+                report.skipped_files.append({"file": source, "reason": f"format non pris en charge ({path.suffix or 'sans extension'})"})
+                continue
+            stat = path.stat()
+            if stat.st_size > limit:
+                self._fail(report, source, f"fichier trop volumineux ({stat.st_size / 1e6:.1f} Mo > {self.settings.max_file_mb:g} Mo, réglage AIMF_MAX_FILE_MB)")
+                continue
+            previous = manifest.path_row(key)
+            if previous and previous.size == stat.st_size and previous.mtime_ns == stat.st_mtime_ns and manifest.document(previous.sha256):
+                report.unchanged += 1
+                continue
+            sha = sha256_file(path)
+            row = PathRow(key, source, sha, stat.st_size, stat.st_mtime_ns)
+            if previous and previous.sha256 == sha and manifest.document(sha):
+                manifest.put_path(row)  # touched, not changed
+                report.unchanged += 1
+                continue
+            existing = manifest.document(sha)
+            if existing is not None:
+                # Same content already indexed under another path: record this path, embed nothing.
+                manifest.put_path(row)
+                report.added += 1
+                report.warnings.append({"file": source, "message": f"contenu identique à {existing.source} (indexé une seule fois)"})
+                if previous:
+                    self._release(previous.sha256, manifest)
+                continue
+            todo.append(_Pending(path, source, sha, stat.st_size, stat.st_mtime_ns, previous))
+        return todo
+
+    def _index(self, todo: list[_Pending], manifest: Manifest, store: Store, report: IngestReport) -> None:
+        done = 0
+        self.on_progress("files", 0, len(todo))
+        group: list[_Pending] = []
+        group_chunks = 0
+        for item in todo:
+            try:
+                doc = load(item.path)
+            except UnsupportedFormat as exc:
+                report.skipped += 1
+                report.skipped_files.append({"file": item.source, "reason": str(exc)})
+                done += 1
+                continue
+            except LoadError as exc:
+                self._fail(report, item.source, str(exc))
+                done += 1
+                continue
+            except Exception as exc:  # a loader bug must not stop the other files
+                self._fail(report, item.source, f"erreur inattendue à la lecture : {type(exc).__name__}: {exc}")
+                done += 1
+                continue
+            for w in doc.warnings:
+                report.warnings.append({"file": item.source, "message": w})
+            item.title, item.kind, item.pages = doc.title, doc.kind, doc.pages
+            item.chunks = chunk_document(doc, item.source, item.sha256, self.settings.chunk_size, self.settings.chunk_overlap)
+            group.append(item)
+            group_chunks += len(item.chunks)
+            if group_chunks >= EMBED_GROUP:
+                done = self._flush(group, manifest, store, report, done, len(todo))
+                group, group_chunks = [], 0
+        if group:
+            done = self._flush(group, manifest, store, report, done, len(todo))
+        self.on_progress("files", len(todo), len(todo))
+
+    def _flush(self, group: list[_Pending], manifest: Manifest, store: Store, report: IngestReport, done: int, total: int) -> int:
+        chunks = [c for item in group for c in item.chunks]
+        t0 = time.perf_counter()
+        vectors = self._embed([embedding_text(c) for c in chunks])
+        report.embed_seconds += time.perf_counter() - t0
+        offset = 0
+        for item in group:
+            item.vectors = vectors[offset : offset + len(item.chunks)]
+            offset += len(item.chunks)
+            self._commit(item, manifest, store, report)
+            done += 1
+            self.on_progress("files", done, total)
+        return done
+
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        out: list[list[float]] = []
+        step = self.settings.embedding_batch_size * 4
+        for i in range(0, len(texts), step):
+            out += self.embeddings.embed_documents(texts[i : i + step])
+            self.on_progress("chunks", min(i + step, len(texts)), len(texts))
+        return out
+
+    def _commit(self, item: _Pending, manifest: Manifest, store: Store, report: IngestReport) -> None:
+        ids = [c.id for c in item.chunks]
+        try:
+            manifest.begin_document(item.sha256, ids)
+            store.upsert(item.chunks, item.vectors)
+            manifest.commit_document(
+                DocumentRow(item.sha256, item.source, item.title, item.kind, item.pages, ids, item.size, now_iso()),
+                PathRow(str(item.path.resolve()), item.source, item.sha256, item.size, item.mtime_ns),
+            )
+        except (OSError, sqlite3.OperationalError) as exc:
+            raise IngestAborted(_storage_message(exc, self.settings)) from exc
+        except Exception as exc:
+            if _storage_problem(exc):
+                raise IngestAborted(_storage_message(exc, self.settings)) from exc
+            raise
+        report.chunks_written += len(ids)
+        if item.previous is not None:
+            report.updated += 1
+            self._release(item.previous.sha256, manifest, store, keep=set(ids))
+        else:
+            report.added += 1
+
+    def _release(self, sha256: str, manifest: Manifest, store: Store | None = None, keep: set[str] | None = None) -> None:
+        """Forget an old version of a file's content when no path refers to it any more."""
+        if any(p.sha256 == sha256 for p in manifest.paths()):
+            return
+        doc = manifest.document(sha256)
+        if doc is None:
+            return
+        if store is None:
+            return  # dropped at the next reconcile, when a store is at hand
+        self._drop_document(doc, manifest, store, keep or set())
+
+    def _drop_document(self, doc: DocumentRow, manifest: Manifest, store: Store, keep: set[str] | None = None) -> None:
+        live = {cid for d in manifest.documents() if d.sha256 != doc.sha256 for cid in d.chunk_ids} | (keep or set())
+        store.delete([i for i in doc.chunk_ids if i not in live])
+        manifest.forget_document(doc.sha256)
+
+    def _remove_missing(self, roots: list[Path], seen: set[str], manifest: Manifest, store: Store, report: IngestReport) -> None:
+        dirs = [r.resolve() for r in roots if r.is_dir()]
+        for row in manifest.paths():
+            if row.path in seen or not any(Path(row.path).is_relative_to(d) for d in dirs):
+                continue
+            manifest.forget_path(row.path)
+            still_used = any(p.sha256 == row.sha256 for p in manifest.paths())
+            doc = manifest.document(row.sha256)
+            if not still_used and doc is not None:
+                self._drop_document(doc, manifest, store)
+            report.removed += 1
+
+    @staticmethod
+    def _fail(report: IngestReport, source: str, message: str) -> None:
+        report.failed += 1
+        report.errors.append({"file": source, "message": message})
+
+
+def _storage_problem(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return any(s in text for s in ("disk", "space", "read-only", "readonly", "no space", "permission"))
+
+
+def _storage_message(exc: Exception, settings: Settings) -> str:
+    return (
+        f"Écriture impossible dans l'index ({exc}). Vérifiez l'espace disque et les droits sur "
+        f"{settings.data_dir} ; l'index existant reste utilisable et la prochaine indexation reprendra le travail."
+    )
+
+
+__all__ = ["Ingestor", "IngestReport", "UsageError", "IngestAborted", "ManifestError", "embedding_text", "sha256_file"]

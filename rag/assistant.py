@@ -1,0 +1,307 @@
+"""The public entry point: ``Assistant.answer`` and ``Assistant.answer_stream``, used alike by the CLI, the UI and
+the evaluation suite, so what is measured is what users get.
+
+question -> standalone question -> hybrid retrieval -> relevance floor -> writer -> citation check -> Answer
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from typing import Any, Iterable, Iterator
+
+from langchain_core.documents import Document
+from langchain_core.runnables import RunnableLambda
+
+from rag.answer import ABSTAIN_MESSAGES, LLM_UNAVAILABLE_NOTICE, Answer, Passage, Timings
+from rag.citations import check_citations
+from rag.generators.base import NOT_FOUND_TOKEN, GeneratorUnavailable
+from rag.generators.extractive import ExtractiveGenerator, SentenceVectors
+from rag.lang import detect_lang
+from rag.observability import log_answer
+from rag.retrieval import HybridRetriever
+from rag.rewrite import rewrite
+from rag.settings import Settings, get_settings
+from rag.store import Store
+from rag.text import fold
+
+log = logging.getLogger("aimf.ask")
+
+FURTHER_READING = 3
+# Capitalised words that are not names (sentence starts, titles of address).
+_NOT_NAMES = {"m", "mme", "mr", "mrs", "the", "le", "la", "les", "l", "what", "who", "which", "how", "quel", "quelle"}
+
+
+class QuestionError(ValueError):
+    """The question cannot be asked as given (empty, too long); the message is for the user."""
+
+
+class Assistant:
+    def __init__(self, settings: Settings | None = None, embeddings=None, model_id: str | None = None):
+        from rag.embeddings import load_embeddings, model_identity
+
+        self.settings = settings or get_settings()
+        self.embeddings = embeddings if embeddings is not None else load_embeddings(self.settings)
+        self.model_id = model_id or model_identity(self.settings)
+        self._store: Store | None = None
+        self._retriever: HybridRetriever | None = None
+        self._lock = threading.Lock()
+        self.sentence_vectors = SentenceVectors(self.embeddings)
+        self._generators: dict[str, Any] = {}
+
+    # --- components, opened lazily and re-opened after an outage ---------------------------------------------
+    @property
+    def retriever(self) -> HybridRetriever:
+        with self._lock:
+            if self._retriever is None:
+                self._store = Store.open(self.settings, self.model_id)
+                self._retriever = HybridRetriever(
+                    store=self._store, embeddings=self.embeddings, k=self.settings.k, fetch_k=self.settings.fetch_k
+                )
+            return self._retriever
+
+    def reset(self) -> None:
+        """Forget the connection (after the index was unavailable) so the next question reconnects."""
+        with self._lock:
+            self._retriever = None
+            self._store = None
+
+    def warm_up(self) -> None:
+        self.retriever.lexical()
+        self.embeddings.embed_query("bonjour")
+
+    def generator(self, name: str):
+        if name == "extractive":
+            return ExtractiveGenerator(self.sentence_vectors, idf=self._idf)
+        if name not in self._generators:
+            from rag.generators.llm import make_generator
+
+            self._generators[name] = make_generator(self.settings, name)
+        return self._generators[name]
+
+    def generator_status(self) -> dict[str, str | None]:
+        """Writer name -> None when usable, else the reason it is not."""
+        from rag.generators.llm import available
+
+        return {"extractive": None, "llamacpp": available(self.settings, "llamacpp"), "openai": available(self.settings, "openai")}
+
+    def _idf(self, term: str) -> float:
+        bm25 = self.retriever.lexical().bm25
+        return float(bm25.idf.get(term, 1.0)) if bm25 is not None else 1.0
+
+    # --- the chain --------------------------------------------------------------------------------------------
+    def validate(self, question: str) -> str:
+        if question is None or not str(question).strip():
+            raise QuestionError("La question est vide : écrivez une question.")
+        question = str(question).strip()
+        if len(question) > self.settings.max_question_chars:
+            raise QuestionError(
+                f"La question est trop longue ({len(question)} caractères, maximum {self.settings.max_question_chars}) : "
+                "résumez-la en une ou deux phrases."
+            )
+        return question
+
+    def answer(self, question: str, history: Iterable | None = None, generator: str | None = None,
+               k: int | None = None, where: dict | None = None, verbose: bool = False) -> Answer:
+        final = None
+        for piece in self.answer_stream(question, history, generator, k, where, verbose):
+            if isinstance(piece, Answer):
+                final = piece
+        assert final is not None
+        return final
+
+    def answer_stream(self, question: str, history: Iterable | None = None, generator: str | None = None,
+                      k: int | None = None, where: dict | None = None, verbose: bool = False) -> Iterator[str | Answer]:
+        """Yield text pieces as the answer is written, then the final ``Answer``."""
+        t0 = time.perf_counter()
+        question = self.validate(question)
+        name = generator or self.settings.generator
+        lang = detect_lang(question)
+        error = None
+        result: Answer | None = None
+        try:
+            standalone = rewrite(question, history, self._llm_rewriter(name))
+            query_vector = self.embeddings.embed_query(standalone)
+            docs = self.retriever.search(standalone, k=k or self.settings.k, where=where, query_vector=query_vector)
+            passages = [to_passage(d) for d in docs]
+            t_retrieved = time.perf_counter()
+            base = dict(question=question, standalone_question=standalone, lang=lang, generator=name, retrieved=passages)
+            reason = self._abstain_reason(standalone, passages)
+            if reason:
+                result = self._abstention(base, passages, reason)
+            else:
+                result = yield from self._write(name, standalone, passages, lang, query_vector, base, verbose)
+            result.timings = Timings(
+                retrieve=round((t_retrieved - t0) * 1000, 2),
+                generate=round((time.perf_counter() - t_retrieved) * 1000, 2),
+                total=round((time.perf_counter() - t0) * 1000, 2),
+            )
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            log_answer(self.settings, question, name, result, error)
+        if result.abstained:
+            yield result.text
+        yield result
+
+    def _write(self, name: str, question: str, passages: list[Passage], lang: str, query_vector, base: dict,
+               verbose: bool):
+        notices: list[str] = []
+        prompt = None
+        if name != "extractive":
+            try:
+                writer = self.generator(name)
+                if verbose:
+                    from rag.generators.prompt import render_prompt
+
+                    prompt = render_prompt(question, passages, lang)
+                raw = ""
+                streamer = _MarkerStream(len(passages))
+                for piece in writer.stream(question, passages, lang):
+                    raw += piece
+                    out = streamer.feed(piece)
+                    if out and NOT_FOUND_TOKEN not in raw and not _maybe_not_found(raw):
+                        yield out
+                tail = streamer.flush()
+                if tail and NOT_FOUND_TOKEN not in raw:
+                    yield tail
+                if NOT_FOUND_TOKEN in raw or fold(raw).strip().startswith(fold(NOT_FOUND_TOKEN)[:8]):
+                    return self._abstention(base, passages, "llm")
+                checked = check_citations(raw, passages)
+                if checked.citations:
+                    return Answer(text=checked.text, citations=checked.citations, removed_markers=checked.removed_markers,
+                                  further=_uncited(passages, checked.citations), prompt=prompt, **base)
+                notices.append(
+                    "La réponse du modèle ne citait aucun passage : réponse extractive à la place."
+                    if lang == "fr" else "The model's answer cited no passage: extractive answer instead."
+                )
+            except GeneratorUnavailable as exc:
+                log.warning("writer %s unavailable: %s", name, exc)
+                notices.append(LLM_UNAVAILABLE_NOTICE.get(lang, LLM_UNAVAILABLE_NOTICE["fr"]))
+        composed = ExtractiveGenerator(self.sentence_vectors, idf=self._idf).compose(question, passages, lang, query_vector)
+        if composed is None:
+            answer = self._abstention(base, passages, "extractive")
+            answer.notices = notices
+            return answer
+        checked = check_citations(composed.text, passages, composed.quotes)
+        for piece in re.findall(r"\S+\s*", checked.text):
+            yield piece
+        return Answer(text=checked.text, citations=checked.citations, removed_markers=checked.removed_markers,
+                      further=_uncited(passages, checked.citations), notices=notices, prompt=prompt,
+                      **{**base, "generator": base["generator"] if not notices else "extractive"})
+
+    def _abstention(self, base: dict, passages: list[Passage], reason: str) -> Answer:
+        lang = base["lang"]
+        return Answer(text=ABSTAIN_MESSAGES.get(lang, ABSTAIN_MESSAGES["fr"]), abstained=True,
+                      further=passages[:FURTHER_READING], notices=[], **base)
+
+    def _abstain_reason(self, question: str, passages: list[Passage]) -> str | None:
+        if not passages:
+            return "nothing retrieved"
+        if max(p.score for p in passages) < self.settings.min_relevance:
+            return "below relevance floor"
+        missing = missing_names(question, passages)
+        if missing:
+            return f"names absent from the passages: {', '.join(missing)}"
+        return None
+
+    def _llm_rewriter(self, name: str):
+        if name == "extractive":
+            return None
+
+        def llm_rewrite(question: str, previous: list[str]) -> str | None:
+            from rag.generators.llm import rewrite_with_llm
+
+            return rewrite_with_llm(self.generator(name), question, previous)
+
+        return llm_rewrite
+
+    # --- documents ----------------------------------------------------------------------------------------
+    def documents(self) -> list[dict]:
+        """Indexed documents (from the collection's metadata): source, title, kind, pages, chunks."""
+        docs: dict[str, dict] = {}
+        for d in self.retriever.lexical().docs:
+            m = d.metadata
+            entry = docs.setdefault(m.get("source", "?"), {
+                "source": m.get("source", "?"), "title": m.get("title", ""), "kind": m.get("kind", ""),
+                "pages": 0, "chunks": 0, "indexed_at": m.get("indexed_at", ""),
+            })
+            entry["chunks"] += 1
+            if m.get("page"):
+                entry["pages"] = max(entry["pages"], int(m["page"]))
+        return sorted(docs.values(), key=lambda e: e["source"])
+
+    def as_runnable(self) -> RunnableLambda:
+        """The chain as a LangChain runnable: {"question", "history"?, "generator"?} -> Answer."""
+        return RunnableLambda(lambda x: self.answer(x["question"], x.get("history"), x.get("generator"), x.get("k"), x.get("where")))
+
+
+def to_passage(doc: Document) -> Passage:
+    m = doc.metadata
+    return Passage(
+        chunk_id=doc.id or "", source=m.get("source", ""), title=m.get("title", ""), page=m.get("page"),
+        section=m.get("section", ""), text=doc.page_content, start=int(m.get("start", 0)), end=int(m.get("end", 0)),
+        score=round(float(m.get("score", 0.0)), 4), rank_score=float(m.get("rank_score", 0.0)),
+    )
+
+
+def _uncited(passages: list[Passage], citations) -> list[Passage]:
+    cited = {c.chunk_id for c in citations}
+    return [p for p in passages if p.chunk_id not in cited][:FURTHER_READING]
+
+
+def missing_names(question: str, passages: list[Passage]) -> list[str]:
+    """Proper names and years the question relies on that no retrieved passage mentions: a question about
+    a city, person or year the documents never name is not answered by a passage about another one."""
+    haystack = fold(" ".join(p.text + " " + p.title for p in passages))
+    words = re.findall(r"[\w'’-]+", question)
+    missing = []
+    for i, w in enumerate(words):
+        bare = re.sub(r"^(?:[ldjmnst]|qu)['’]", "", w, flags=re.I)
+        is_year = re.fullmatch(r"(1[89]|20)\d\d", bare) is not None
+        is_name = i > 0 and bare[:1].isupper() and fold(bare) not in _NOT_NAMES and len(bare) > 2
+        if (is_year or is_name) and not re.search(rf"\b{re.escape(fold(bare))}", haystack):
+            missing.append(bare)
+    return missing
+
+
+def _maybe_not_found(raw: str) -> bool:
+    """True while the stream could still be the start of the not-found token (hold it back)."""
+    head = fold(raw.strip())
+    return bool(head) and fold(NOT_FOUND_TOKEN).startswith(head[: len(NOT_FOUND_TOKEN)])
+
+
+class _MarkerStream:
+    """Renumbers [n] markers as text streams in, holding back a possibly unfinished marker, and drops markers
+    that point to no passage; the final text is checked again by ``check_citations``."""
+
+    def __init__(self, n_passages: int):
+        self.n = n_passages
+        self.buffer = ""
+        self.mapping: dict[int, int] = {}
+
+    def feed(self, piece: str) -> str:
+        self.buffer += piece
+        cut = self.buffer.rfind("[")
+        if cut != -1 and "]" not in self.buffer[cut:] and len(self.buffer) - cut < 12:
+            ready, self.buffer = self.buffer[:cut], self.buffer[cut:]
+        else:
+            ready, self.buffer = self.buffer, ""
+        return self._renumber(ready)
+
+    def flush(self) -> str:
+        out, self.buffer = self._renumber(self.buffer), ""
+        return out
+
+    def _renumber(self, text: str) -> str:
+        def sub(m: re.Match) -> str:
+            n = int(m.group(1))
+            if not 1 <= n <= self.n:
+                return ""
+            self.mapping.setdefault(n, len(self.mapping) + 1)
+            return f"[{self.mapping[n]}]"
+
+        return re.sub(r"\[(\d+)\]", sub, text)

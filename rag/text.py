@@ -1,0 +1,81 @@
+"""Text helpers shared by ingest, retrieval and answers: normalisation for matching, French-aware tokens."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
+
+_ELISION = re.compile(r"\b(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|quoiqu)['’]", re.IGNORECASE)
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+_EMPHASIS = re.compile(r"\*\*|__")
+
+# Short French and English stop words: dropped from the lexical index and from query terms.
+STOP_WORDS = frozenset(
+    """
+    a au aux avec ce ces cet cette dans de des du elle elles en et eux il ils je la le les leur leurs lui ma mais me
+    meme mes moi mon ne nos notre nous on ou par pas pour qu que qui sa se ses son sur ta te tes toi ton tu un une
+    vos votre vous y ete etre est sont etait ont avait fait faire peut plus tres tout tous toute toutes aussi ainsi
+    comme si sans sous entre vers chez donc car ni or quel quelle quels quelles quoi comment pourquoi combien quand
+    ou dont lors depuis cela ceci celui celle ceux celles the of and to in is are was were be for on with as by at
+    from that this which who what how why when where it its an or not do does did has have had their there
+    """.split()
+)
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip accents: "Élaboration" -> "elaboration"."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("œ", "oe").replace("æ", "ae")
+
+
+def normalize_for_match(text: str) -> str:
+    """Case-insensitive, whitespace-collapsed, emphasis-free form used to match evidence and quotes."""
+    text = _EMPHASIS.sub("", unicodedata.normalize("NFC", text)).replace("’", "'")
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+@lru_cache(maxsize=2)
+def _stemmer(lang: str) -> snowballstemmer.stemmer:
+    return snowballstemmer.stemmer("french" if lang == "fr" else "english")
+
+
+@lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    # The French Snowball stemmer is light enough for English plurals too; folding runs before it
+    # so accents never split a stem ("numérique" / "numerique").
+    return _stemmer("fr").stemWord(word)
+
+
+def tokens(text: str, keep_stop_words: bool = False) -> list[str]:
+    """French-aware lexical tokens: elisions removed, case and accents folded, stop words dropped, stemmed."""
+    text = _ELISION.sub(" ", text.replace("’", "'"))
+    words = _TOKEN.findall(fold(text))
+    return [_stem(w) for w in words if keep_stop_words or (w not in STOP_WORDS and len(w) > 1) or w.isdigit()]
+
+
+# Abbreviations after which a period does not end a sentence.
+_ABBREV = r"(?<!\bM\.)(?<!\bMM\.)(?<!\bMme\.)(?<!\bMlle\.)(?<!\bDr\.)(?<!\bPr\.)(?<!\bSt\.)(?<!\bp\.)(?<!\bpp\.)(?<!\bex\.)(?<!\betc\.)(?<!\bcf\.)(?<!\bMr\.)(?<!\bMrs\.)(?<!\bNo\.)(?<!\bn°\.)(?<!\bvol\.)(?<!\bart\.)(?<!\bav\.)(?<!\bMe\.)(?<!\bMgr\.)(?<!\bSte\.)"
+_SENTENCE_END = re.compile(_ABBREV + r"(?<=[.!?…])[»”\"')\]]*\s+(?=[«“\"(\[]?[A-ZÀ-ÖØ-Þ0-9])|\n+")
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans (start, end) in ``text``; line breaks end a sentence too (list items, headings)."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(text):
+        _append_span(text, start, m.start() if m.group(0).startswith("\n") else m.end(), spans)
+        start = m.end()
+    _append_span(text, start, len(text), spans)
+    return spans
+
+
+def _append_span(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start:
+        spans.append((start, end))
