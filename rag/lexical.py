@@ -54,15 +54,21 @@ class LexicalIndex:
             corpus.append(toks)
             self.vocabulary.update(toks)
         self.bm25 = BM25Okapi(corpus) if corpus else None
+        self.position = {d.id: i for i, d in enumerate(docs)}
 
     def __len__(self) -> int:
         return len(self.docs)
 
-    def search(self, query: str, k: int, where: dict | None = None) -> list[tuple[Document, float]]:
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every chunk (zeros when no query word is in the vocabulary)."""
         q = [t for t in tokens(query) if t in self.vocabulary]
         if not q or self.bm25 is None:
-            return []
-        scores = self.bm25.get_scores(q)
+            return np.zeros(len(self.docs))
+        return self.bm25.get_scores(q)
+
+    def search(self, query: str, k: int, where: dict | None = None,
+               scores: np.ndarray | None = None) -> list[tuple[Document, float]]:
+        scores = self.scores(query) if scores is None else scores
         order = np.argsort(-scores)
         out: list[tuple[Document, float]] = []
         for i in order:

@@ -47,7 +47,8 @@ class Settings(BaseSettings):
     k: int = Field(5, ge=1, le=50)
     fetch_k: int = Field(30, ge=1, le=500, description="Candidates taken from each retriever before fusion.")
     min_relevance: float = Field(
-        0.80, ge=0, le=1, description="Cosine floor of the best passage below which the answer abstains."
+        0.3, ge=0, le=1,
+        description="Floor on the estimated probability (rag/relevance.py) that the best passage answers; below it, abstain.",
     )
     generator: GeneratorName = "extractive"
     max_question_chars: int = Field(2000, ge=10)

@@ -100,7 +100,7 @@ def _gguf_problem(path: Path | None) -> str | None:
     except OSError as exc:
         return f"AIMF_LLM_MODEL_PATH : fichier illisible ({path} : {exc})"
     if magic != GGUF_MAGIC:
-        # Checked before llama.cpp sees it: some malformed files abort the process instead of raising.
+        # Checked before llama.cpp parses it: a clear French reason instead of a long English load error.
         return f"AIMF_LLM_MODEL_PATH : {path} n'est pas un fichier GGUF"
     return None
 
@@ -266,3 +266,36 @@ def make_generator(settings: Settings, name: str) -> Generator:
     if name == "openai":
         return OpenAIGenerator(settings)
     raise ValueError(f"rédacteur LLM inconnu : {name!r} (attendu : {', '.join(LLM_WRITERS)})")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Follow-up rewriting with the configured model
+
+_REWRITE_SYSTEM = (
+    "Tu reformules une question de suivi en une question autonome, compréhensible sans l'historique, "
+    "dans la langue de la question de suivi. Réponds uniquement par la question reformulée, sur une ligne."
+)
+
+
+def rewrite_with_llm(generator: Generator, question: str, previous: list[str]) -> str | None:
+    """A standalone version of ``question`` written by the writer's own model; None when its output is unusable
+    (the caller then applies the deterministic rules)."""
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    history = "\n".join(f"- {q}" for q in previous[-3:])
+    messages = [SystemMessage(_REWRITE_SYSTEM), HumanMessage(f"Questions précédentes :\n{history}\n\nQuestion de suivi : {question}")]
+    model = generator._model()  # type: ignore[attr-defined]
+    lock = getattr(model, "lock", None)
+    chat = getattr(model, "chat", model)
+    if lock is not None and not lock.acquire(timeout=generator.settings.llm_timeout):  # type: ignore[attr-defined]
+        return None
+    try:
+        text = _text(chat.invoke(messages)).strip()
+    except Exception as exc:
+        raise GeneratorUnavailable(_describe(exc)) from exc
+    finally:
+        if lock is not None:
+            lock.release()
+    line = text.splitlines()[0].strip().strip('"«» ') if text else ""
+    too_long = len(line) > 3 * (len(question) + len(previous[-1] if previous else ""))
+    return line if line and not too_long else None

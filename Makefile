@@ -1,0 +1,32 @@
+# Two commands: `make run` (set up, index the bundled corpus, open the chat) and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+AIMF := $(VENV)/bin/aimf
+export HF_HUB_OFFLINE := 1
+export GRADIO_ANALYTICS_ENABLED := False
+
+.PHONY: setup run test test-fast gate clean
+
+setup:
+	bash scripts/setup.sh
+
+run: setup
+	$(AIMF) ingest
+	$(AIMF) ui
+
+test: setup
+	bash scripts/browser.sh
+	$(PY) -m pytest -q
+	$(MAKE) gate
+
+# The answer-quality gate: the bundled gold set with the extractive writer must stay above evals/floors.json.
+gate:
+	AIMF_DATA_DIR=.aimf-ci $(AIMF) ingest --quiet
+	AIMF_DATA_DIR=.aimf-ci $(AIMF) eval run --dataset evals/datasets/aimf-gold.jsonl --out eval-runs/ci --label ci
+	$(AIMF) eval gate --summary eval-runs/ci/summary.json
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not real"
+
+clean:
+	rm -rf .aimf .aimf-ci eval-runs bench-results test-output

@@ -1,0 +1,105 @@
+"""`aimf bench retrieval --dataset FILE.json`: recall@1/5/10, MRR@10 and latency of each retrieval method on a
+SQuAD-format file, its paragraphs indexed into their own collection.
+
+A question is found at rank r when a chunk cut from its gold paragraph first appears at rank r (a paragraph split
+into several chunks counts once)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+METHODS = ["dense", "lexical", "hybrid", "hybrid_scores"]
+DEFAULT_METHOD = "hybrid_scores"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", type=Path, required=True, help="fichier au format SQuAD (ex. piaf-dev.json)")
+    p.add_argument("--out", type=Path, help="fichier JSON du rapport (sinon affiché)")
+    p.add_argument("--limit", type=int, help="ne poser que les N premières questions")
+    p.add_argument("--methods", default=",".join(METHODS), help="méthodes à comparer, séparées par des virgules")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rag.settings import get_settings
+
+    if not args.dataset.exists():
+        print(f"Erreur : fichier introuvable : {args.dataset}")
+        return 2
+    report = bench(get_settings(), args.dataset, [m for m in args.methods.split(",") if m], args.limit)
+    text = json.dumps(report, ensure_ascii=False, indent=2)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n", encoding="utf-8")
+        print(f"Rapport écrit : {args.out}")
+    print(text)
+    return 0
+
+
+def rank_of_gold(sources: list[str], gold: str) -> int | None:
+    seen: list[str] = []
+    for s in sources:
+        if s not in seen:
+            seen.append(s)
+        if s == gold:
+            return len(seen)
+    return None
+
+
+def summarise(ranks: list[int | None], latencies: list[float]) -> dict[str, float]:
+    import numpy as np
+
+    n = len(ranks) or 1
+    lat = np.asarray(latencies or [0.0])
+    return {
+        "recall_at_1": round(sum(r is not None and r <= 1 for r in ranks) / n, 4),
+        "recall_at_5": round(sum(r is not None and r <= 5 for r in ranks) / n, 4),
+        "recall_at_10": round(sum(r is not None and r <= 10 for r in ranks) / n, 4),
+        "mrr_at_10": round(sum(1.0 / r for r in ranks if r is not None and r <= 10) / n, 4),
+        "latency_p50_ms": round(float(np.percentile(lat, 50)), 2),
+        "latency_p95_ms": round(float(np.percentile(lat, 95)), 2),
+    }
+
+
+def bench(settings, dataset: Path, methods: list[str], limit: int | None = None) -> dict:
+    from rich.progress import track
+
+    from evals.squad import index_squad
+    from rag.embeddings import load_embeddings
+    from rag.retrieval import HybridRetriever
+    from rag.store import Store
+
+    embeddings = load_embeddings(settings)
+    sq, questions, report = index_squad(settings, dataset, embeddings=embeddings)
+    questions = questions[:limit] if limit else questions
+    store = Store.open(sq, settings.embedding_model)
+    retriever = HybridRetriever(store=store, embeddings=embeddings, k=10, fetch_k=settings.fetch_k)
+    retriever.lexical()
+    # Query vectors are computed once and shared: the methods differ only after embedding, which is timed apart.
+    t0 = time.perf_counter()
+    vectors = [embeddings.embed_query(q.question) for q in questions]
+    embed_ms = (time.perf_counter() - t0) * 1000 / max(1, len(questions))
+    out: dict = {}
+    for method in methods:
+        ranks, latencies = [], []
+        for q, vec in track(list(zip(questions, vectors)), description=f"{method:>14}", transient=True):
+            t = time.perf_counter()
+            docs = retriever.search(q.question, k=10, method=method, query_vector=vec)
+            latencies.append((time.perf_counter() - t) * 1000 + (0 if method == "lexical" else embed_ms))
+            ranks.append(rank_of_gold([d.metadata.get("source", "") for d in docs], q.source))
+        out[method] = summarise(ranks, latencies)
+    out.update(
+        default=DEFAULT_METHOD,
+        n_questions=len(questions),
+        n_chunks=store.count(),
+        embedding_model=settings.embedding_model,
+        embedding_dtype=settings.embedding_dtype,
+        query_embedding_ms=round(embed_ms, 2),
+        chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap,
+        dataset=str(dataset),
+        index_seconds=report.seconds,
+    )
+    return out

