@@ -123,19 +123,53 @@ def _title_from_name(path: Path) -> str:
 # --- plain text and Markdown -------------------------------------------------------------------------------------
 
 
+# Non-ASCII characters of Western European (above all French) text: what a Latin-1 or Windows-1252 decoding of a
+# French file yields. A file in another single-byte encoding (Cyrillic, Central European...) decoded that way gives
+# mostly other characters, or a far larger share of non-ASCII letters.
+_WESTERN = frozenset(
+    "àâäáãçéèêëîïíìôöóòõùûüúÿœæñßøåÀÂÄÁÃÇÉÈÊËÎÏÍÌÔÖÓÒÕÙÛÜÚŸŒÆÑØÅ«»‘’‚“”„–—…€°ºª§²³¹·•×÷±£¥¢©®™†‡‰¿¡¨´¸¯¬¦µ¶¼½¾"
+    "\u00a0\u00ad"
+)
+
+
+def _western_text(text: str) -> bool:
+    """True when a Latin-1/Windows-1252 decoding reads like Western European prose rather than mojibake."""
+    high = [c for c in text if ord(c) > 127]
+    if not high:
+        return True
+    if sum(c in _WESTERN for c in high) < 0.97 * len(high):
+        return False
+    letters = sum(c.isalpha() for c in text)
+    high_letters = sum(c.isalpha() for c in high)
+    return high_letters <= 0.3 * max(letters, 1)
+
+
 def read_text(path: Path) -> tuple[str, str]:
-    """Decode a text file: UTF-8 first, then the encoding charset-normalizer detects (named in a warning)."""
+    """Decode a text file: UTF-8 first; then Windows-1252 / Latin-1 (by far the most common legacy encodings of
+    French text; charset detectors often mistake them for Central European ones, which garbles the accents); then
+    whatever charset-normalizer detects. A non-UTF-8 encoding is returned so the caller can name it."""
     raw = path.read_bytes()
     try:
         return raw.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
         pass
+    c1 = any(0x80 <= b <= 0x9F for b in raw)  # Windows-1252's extra characters (’ œ … € « »-like quotes)
+    for encoding in ("cp1252", "latin-1") if c1 else ("latin-1",):
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if _western_text(text):
+            return text, encoding
     from charset_normalizer import from_bytes
 
     best = from_bytes(raw).best()
     if best is None:
         raise LoadError("encodage du texte non reconnu (ni UTF-8 ni un encodage courant) : convertissez-le en UTF-8")
     return str(best), best.encoding
+
+
+_ENCODING_NAMES = {"cp1252": "Windows-1252 (cp1252)", "latin-1": "Latin-1 (ISO-8859-1)"}
 
 
 def _markdown_blocks(text: str) -> tuple[list[Block], str]:
@@ -174,7 +208,7 @@ def _load_text(path: Path, kind: str) -> LoadedDocument:
     doc = assemble(blocks, title, kind)
     doc.encoding = encoding
     if encoding != "utf-8":
-        doc.warnings.append(f"encodage détecté : {encoding} (converti en UTF-8)")
+        doc.warnings.append(f"encodage détecté : {_ENCODING_NAMES.get(encoding, encoding)} (converti en UTF-8)")
     return doc
 
 
@@ -186,6 +220,8 @@ def _load_html(path: Path) -> LoadedDocument:
     import trafilatura
 
     html, _ = read_text(path)
+    # lxml refuses a decoded string that still carries an XML encoding declaration (XHTML files).
+    html = re.sub(r"^\s*<\?xml[^>]*\?>", "", html)
     tree = lxml.html.fromstring(html) if html.strip() else None
     page_title = (tree.findtext(".//title") or "").strip() if tree is not None else ""
     markdown = trafilatura.extract(
@@ -200,6 +236,15 @@ def _load_html(path: Path) -> LoadedDocument:
             el.text_content() for el in tree.xpath("//h1|//h2|//h3|//h4|//p|//li|//td|//pre|//blockquote")
         ) or tree.text_content()
     blocks, heading = _markdown_blocks(markdown or "")
+    if tree is not None:
+        # trafilatura often renders headings as plain paragraphs: the page's own <h1>..<h6> say which they are.
+        heading_texts = {
+            " ".join(h.text_content().split()) for h in tree.xpath("//h1|//h2|//h3|//h4|//h5|//h6")
+        } - {""}
+        for block in blocks:
+            if not block.heading and " ".join(clean_inline(block.text).split()) in heading_texts:
+                block.heading = True
+                heading = heading or clean_inline(block.text)
     return assemble(blocks, page_title or heading, "html")
 
 

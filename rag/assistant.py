@@ -88,9 +88,13 @@ class Assistant:
 
         return {"extractive": None, "llamacpp": available(self.settings, "llamacpp"), "openai": available(self.settings, "openai")}
 
-    def _idf(self, term: str) -> float:
+    def _idf(self, term: str) -> float | None:
+        """IDF of a term in the corpus; None for a word the corpus never uses."""
         bm25 = self.retriever.lexical().bm25
-        return float(bm25.idf.get(term, 1.0)) if bm25 is not None else 1.0
+        if bm25 is None:
+            return 1.0
+        value = bm25.idf.get(term)
+        return float(value) if value is not None else None
 
     # --- the chain --------------------------------------------------------------------------------------------
     def validate(self, question: str) -> str:
@@ -205,7 +209,8 @@ class Assistant:
         best = max(self.relevance(question, p) for p in passages)
         if best < self.settings.min_relevance:
             return f"below relevance floor ({best:.2f})"
-        missing = missing_names(question, passages)
+        cross_lingual = all(p.lang and p.lang != detect_lang(question) for p in passages)
+        missing = missing_names(question, passages, names=not cross_lingual)
         if missing:
             return f"names absent from the passages: {', '.join(missing)}"
         return None
@@ -264,16 +269,18 @@ def _uncited(passages: list[Passage], citations) -> list[Passage]:
     return [p for p in passages if p.chunk_id not in cited][:FURTHER_READING]
 
 
-def missing_names(question: str, passages: list[Passage]) -> list[str]:
+def missing_names(question: str, passages: list[Passage], names: bool = True) -> list[str]:
     """Proper names and years the question relies on that no retrieved passage mentions: a question about
-    a city, person or year the documents never name is not answered by a passage about another one."""
+    a city, person or year the documents never name is not answered by a passage about another one.
+    Across languages only years and acronyms count ("European Union" is "Union européenne" in the text)."""
     haystack = fold(" ".join(p.text + " " + p.title for p in passages))
     words = re.findall(r"[\w'’-]+", question)
     missing = []
     for i, w in enumerate(words):
-        bare = re.sub(r"^(?:[ldjmnst]|qu)['’]", "", w, flags=re.I)
+        bare = re.sub(r"['’]s$", "", re.sub(r"^(?:[ldjmnst]|qu)['’]", "", w, flags=re.I))
         is_year = re.fullmatch(r"(1[89]|20)\d\d", bare) is not None
-        is_name = i > 0 and bare[:1].isupper() and fold(bare) not in _NOT_NAMES and len(bare) > 2
+        is_acronym = bare.isupper() and len(bare) > 1
+        is_name = (names or is_acronym) and i > 0 and bare[:1].isupper() and fold(bare) not in _NOT_NAMES and len(bare) > 2
         if (is_year or is_name) and not re.search(rf"\b{re.escape(fold(bare))}", haystack):
             missing.append(bare)
     return missing

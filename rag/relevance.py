@@ -6,8 +6,9 @@ of the question's vocabulary (IDF-weighted; words the corpus never uses count fu
 
 Fitted once by logistic regression on French QA (PIAF dev, 300 questions: each asked against the full index and
 against the index without its article): AUC 0.91 with both features, 0.90 cosine alone, 0.87 coverage alone.
-A question in another language than the passage gets a lower cosine and no shared vocabulary, so it is scored
-on the cosine alone, shifted by the cross-lingual gap measured on the bundled corpus's French/English pairs.
+A question in another language than the passage gets a lower cosine (shifted back by the cross-lingual gap
+measured on the bundled corpus's French/English pairs) and shares only names and numbers with it, so it is
+scored on the cosine alone unless those shared words say more.
 """
 
 from __future__ import annotations
@@ -36,5 +37,7 @@ def support(cosine: float, cover: float, same_language: bool) -> float:
     if same_language:
         z = COS_WEIGHT * cosine + COVERAGE_WEIGHT * cover + BIAS
     else:
-        z = COS_ONLY_WEIGHT * (cosine + CROSS_LINGUAL_GAP) + COS_ONLY_BIAS
+        # Shared words across languages are names and numbers: strong evidence when present, none when absent.
+        shifted = cosine + CROSS_LINGUAL_GAP
+        z = max(COS_ONLY_WEIGHT * shifted + COS_ONLY_BIAS, COS_WEIGHT * shifted + COVERAGE_WEIGHT * cover + BIAS)
     return 1.0 / (1.0 + math.exp(-z))

@@ -16,9 +16,12 @@ from typing import Callable, Iterator
 import numpy as np
 
 from rag.answer import Passage
+from rag.relevance import coverage
 from rag.text import fold, split_sentences, tokens
 
 MAX_SENTENCES = 3
+# Above this cosine a sentence is about the question even with no shared word (cross-lingual questions).
+_CROSS_LINGUAL_SURE = 0.86
 MAX_LIST_ITEMS = 8
 _LIST_ITEM = re.compile(r"^\s*(?:[-•*–]|\d+[.)])\s+")
 _LIST_Q = re.compile(
@@ -34,15 +37,19 @@ _MONTHS = (
     r"janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre|january|february|"
     r"march|april|may|june|july|august|september|october|november|december"
 )
+_YEAR = r"\b(?:1[89]\d\d|20\d\d)\b"
+# (name, question cue, what a sentence must hold to answer it)
 ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
     (
+        "money",
+        re.compile(r"\b(budget|montant|coût|coûte|financement|somme|prix|subvention|cost|costs|amount|price|funding|grant)\b", re.I),
+        re.compile(r"\d[\d\s.,]*\s*(?:€|\$|euros?|dollars?|francs?|fcfa|cfa|m€|k€|millions?|milliards?|billion|million)|"
+                   r"(?:€|\$|usd|eur)\s*\d", re.I),
+    ),
+    (
         "quantity",
-        re.compile(
-            r"\b(combien|quel(?:le)?s? (?:est|sont|était) (?:le|la|les) (?:nombre|montant|budget|coût|prix|taux|"
-            r"pourcentage|part|population|superficie)|quel(?:le)? (?:budget|montant|coût|somme)|budget|montant|"
-            r"how (?:many|much)|what (?:is|was) the (?:budget|cost|amount|number|population)|budget|cost)\b", re.I,
-        ),
-        re.compile(rf"\d|\b(?:{_NUMBER_WORDS})\b", re.I),
+        re.compile(r"\b(combien|nombre de|quel nombre|how many|how much|number of)\b", re.I),
+        re.compile(rf"\b(?!{_YEAR[2:-2]}\b)\d+(?:[.,]\d+)?\b|\b(?:{_NUMBER_WORDS})\b", re.I),
     ),
     (
         "date",
@@ -50,7 +57,14 @@ ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
             r"\b(quand|en quelle année|depuis quand|à quelle date|quelle année|en quel mois|when|what year|"
             r"which year|since when|what date)\b", re.I,
         ),
-        re.compile(rf"\b(1[89]\d\d|20\d\d)\b|\b(?:{_MONTHS})\b|\b(hier|aujourd'hui|demain|today|yesterday)\b", re.I),
+        re.compile(rf"{_YEAR}|\b(?:{_MONTHS})\b", re.I),
+    ),
+    (
+        "person",
+        re.compile(r"^\s*(?:et\s+)?(qui|who|whom)\b|\b(par qui|à qui|de qui|quel est le nom|nom du|nom de la|name of|whose name)\b", re.I),
+        re.compile(r"\b(?:M\.|MM\.|Mme|Mlle|Dr|Pr|Monsieur|Madame|Mr|Mrs|Ms|Excellence)\s|"
+                   r"\b(?!(?:La|Le|Les|Un|Une|Des|Du|De|En|Au|Aux|Et|Ce|Cette|The|An|In|On|Of)\b)"
+                   r"[A-ZÀ-Ý][a-zà-ÿ'-]+\s+[A-ZÀ-Ý][A-ZÀ-Ýa-zà-ÿ'-]+\b|\b[A-ZÀ-Ý]{2,}\s+[A-ZÀ-Ý][a-zà-ÿ]+"),
     ),
 ]
 
@@ -71,6 +85,7 @@ class _Sentence:
     sem: float = 0.0
     score: float = 0.0
     is_item: bool = False
+    unit: str = ""  # the sentence, or for a line introducing a list ("… :"), the line and its items
 
 
 class SentenceVectors:
@@ -112,29 +127,38 @@ class ExtractiveGenerator:
     def compose(self, question: str, passages: list[Passage], lang: str, query_vector=None) -> Composed | None:
         sentences = self._score(question, passages, query_vector)
         expected = [pattern for _, cue, pattern in ANSWER_TYPES if cue.search(question)]
-        candidates = [s for s in sentences if all(p.search(s.text) for p in expected) and not _is_stub(s.text)]
+        key_terms = self._key_terms(question) if expected else set()
+        candidates = [
+            s for s in sentences
+            if all(p.search(s.unit) for p in expected) and not _is_stub(s.text)
+            and (not key_terms or s.lex > 0 and key_terms & set(tokens(s.text)) or s.sem >= _CROSS_LINGUAL_SURE)
+        ]
         if not candidates or candidates[0].score <= 0.0:
             return None
         best = candidates[0]
-        if _LIST_Q.search(question):
+        if _LIST_Q.search(question) or best.text.rstrip().endswith(":"):
             chosen = self._list_around(best, sentences)
         else:
             chosen = self._support(best, candidates, question)
         chosen.sort(key=lambda s: (s.passage if s.passage != best.passage else -1, s.start))
         return self._render(chosen, passages)
 
+    def _key_terms(self, question: str) -> set[str]:
+        """The question's two most specific words that the corpus knows: what a typed answer must be about."""
+        known = [(self.idf(t), t) for t in set(tokens(question)) if self.idf(t) is not None and self.idf(t) > 0]
+        return {t for _, t in sorted(known, reverse=True)[:2]}
+
     # --- scoring ----------------------------------------------------------------------------------------------
     def _score(self, question: str, passages: list[Passage], query_vector) -> list[_Sentence]:
         q_terms = set(tokens(question))
-        q_weight = sum(self.idf(t) for t in q_terms) or 1.0
         sentences: list[_Sentence] = []
         for pi, p in enumerate(passages):
             for start, end in split_sentences(p.text):
                 text = p.text[start:end]
-                covered = q_terms & set(tokens(text))
-                s = _Sentence(pi, start, end, text, lex=sum(self.idf(t) for t in covered) / q_weight)
+                s = _Sentence(pi, start, end, text, lex=coverage(q_terms, set(tokens(text)), self.idf))
                 s.is_item = bool(_LIST_ITEM.match(text))
                 sentences.append(s)
+            _attach_list_items(sentences)
         if self.sentence_vectors is not None and query_vector is not None and sentences:
             vecs = self.sentence_vectors([_LIST_ITEM.sub("", s.text) for s in sentences])
             sims = vecs @ np.asarray(query_vector, dtype=np.float32)
@@ -188,6 +212,21 @@ class ExtractiveGenerator:
             else:
                 lines.append((" " if lines else "") + text + marker)
         return Composed("".join(lines).strip(), quotes)
+
+
+def _attach_list_items(sentences: list[_Sentence]) -> None:
+    """Give every sentence its answering unit: a line ending with ":" answers through the items that follow."""
+    for i, s in enumerate(sentences):
+        if s.unit:
+            continue
+        s.unit = s.text
+        if s.text.rstrip().endswith(":"):
+            items = []
+            for nxt in sentences[i + 1:]:
+                if nxt.passage != s.passage or not nxt.is_item:
+                    break
+                items.append(nxt.text)
+            s.unit = " ".join([s.text, *items])
 
 
 def _intro_of(same: list[_Sentence], items: list[_Sentence]) -> list[_Sentence]:

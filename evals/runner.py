@@ -1,0 +1,347 @@
+"""`aimf eval run`: every gold question through ``Assistant.answer`` (the UI's entry point), scored per question,
+written as results.jsonl, summary.json, report.md and report.html.
+
+The quality metrics depend only on the answers, so the same index, settings and dataset give the same numbers;
+latency and energy are measurements and vary from run to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from evals import metrics as M
+from evals.dataset import GoldQuestion, GoldSetError, load_dataset
+
+CONFIG_PATH = Path(__file__).with_name("config.json")
+SUMMARY_KEYS = ["n", "recall_at_5", "mrr_at_10", "citation_precision", "citation_recall", "answer_containment",
+                "answer_f1", "faithfulness", "abstention_precision", "abstention_recall", "latency_p50_ms",
+                "latency_p95_ms", "energy_wh", "co2e_g", "config"]
+
+
+def load_config(path: Path | None = None) -> dict[str, Any]:
+    return json.loads(Path(path or CONFIG_PATH).read_text(encoding="utf-8"))
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", type=Path, required=True, help="jeu de questions (JSONL) ou fichier SQuAD (JSON)")
+    p.add_argument("--generator", "-g", choices=["extractive", "llamacpp", "openai"],
+                   help="qui rédige les réponses (par défaut : AIMF_GENERATOR, sinon extractive)")
+    p.add_argument("--k", type=int, help="passages récupérés par question (par défaut : AIMF_K)")
+    p.add_argument("--out", type=Path, help="dossier des résultats (par défaut : eval-runs/<label>)")
+    p.add_argument("--label", help="nom de l'essai (par défaut : générateur-k-date)")
+    p.add_argument("--limit", type=int, help="ne poser que les N premières questions")
+    p.add_argument("--judge", choices=["openai"],
+                   help="ajouter un juge LLM (serveur compatible OpenAI, AIMF_LLM_BASE_URL) à côté des métriques")
+    p.add_argument("--config", type=Path, help=f"réglages de l'évaluation (par défaut : {CONFIG_PATH.name})")
+    p.add_argument("--watts-per-core", type=float, help="puissance d'un cœur occupé, en W (énergie estimée)")
+    p.add_argument("--grid-g-per-kwh", type=float, help="intensité carbone de l'électricité, en gCO2e/kWh")
+    p.add_argument("--quiet", action="store_true", help="pas de barre de progression")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    err = Console(stderr=True)
+    try:
+        questions = load_dataset(args.dataset)
+    except GoldSetError as exc:
+        err.print(f"[red]Erreur :[/] {exc}")
+        return 2
+    if args.k is not None and not 1 <= args.k <= 50:
+        err.print("[red]Erreur :[/] --k doit être compris entre 1 et 50.")
+        return 2
+    config = load_config(args.config)
+    if args.watts_per_core is not None:
+        config["energy"]["watts_per_core"] = args.watts_per_core
+    if args.grid_g_per_kwh is not None:
+        config["energy"]["grid_g_co2e_per_kwh"] = args.grid_g_per_kwh
+    from rag.settings import get_settings
+    from rag.store import IndexMismatchError, IndexMissingError, IndexUnavailableError
+
+    settings = get_settings()
+    update = {k: v for k, v in {"k": args.k, "generator": args.generator}.items() if v is not None}
+    settings = settings.model_copy(update=update)
+    label = args.label or f"{settings.generator}-k{settings.k}-{datetime.now():%Y%m%d-%H%M%S}"
+    out = args.out or Path("eval-runs") / label
+    try:
+        summary = evaluate(settings, questions, out, label=label, dataset=args.dataset, config=config,
+                           judge=args.judge, limit=args.limit, progress=not args.quiet, console=err)
+    except (IndexMissingError, IndexMismatchError, IndexUnavailableError) as exc:
+        err.print(f"[red]Erreur :[/] {exc}")
+        return 1
+    print_summary(summary, out)
+    return 0
+
+
+def evaluate(settings, questions: list[GoldQuestion], out: Path, *, label: str, dataset: Path,
+             config: dict | None = None, judge: str | None = None, limit: int | None = None,
+             progress: bool = True, console=None, assistant=None) -> dict:
+    """Run, score and write everything to ``out``; returns the summary."""
+    from rich.console import Console
+
+    from evals.dataset import is_squad
+    from rag.assistant import Assistant
+
+    console = console or Console(stderr=True)
+    config = config or load_config()
+    skipped = [q for q in questions if q.review]
+    if skipped:
+        console.print(f"[yellow]{len(skipped)} question(s) à relire (« review ») ignorée(s).[/]")
+    questions = [q for q in questions if not q.review][: limit or None]
+    if is_squad(dataset):
+        from evals.squad import index_squad
+
+        console.print("Indexation des paragraphes SQuAD dans leur propre collection…")
+        settings, _, _ = index_squad(settings, dataset)
+    assistant = assistant or Assistant(settings)
+    assistant.warm_up()  # model load and lexical index: not charged to the first question
+    notices: list[str] = []
+    missing = evidence_missing_from_index(assistant, questions)
+    if missing:
+        notices.append(f"{len(missing)} preuve(s) introuvable(s) dans l'index ({', '.join(missing[:5])}…) : "
+                       "le bon corpus est-il indexé ?")
+        console.print(f"[yellow]{notices[-1]}[/]")
+    grader = None
+    if judge:
+        from evals.judge import OpenAIJudge
+
+        grader = OpenAIJudge(settings)
+        reason = grader.unavailable()
+        if reason:
+            notices.append(f"Juge LLM ignoré : {reason}")
+            console.print(f"[yellow]{notices[-1]}[/]")
+            grader = None
+
+    records: list[dict] = []
+    depth = int(config.get("ranking_depth", 10))
+    for q in _progress(questions, progress, console):
+        records.append(run_question(assistant, q, depth, config, grader))
+
+    summary = summarise(records, config)
+    summary["config"] = run_config(settings, assistant, label, dataset, config, len(skipped), judge, grader)
+    summary["notices"] = notices
+    write_outputs(out, records, summary, config)
+    return summary
+
+
+def _progress(questions: list[GoldQuestion], enabled: bool, console):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    if not enabled:
+        yield from questions
+        return
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), TextColumn("{task.fields[qid]}"), console=console) as bar:
+        task = bar.add_task("Évaluation", total=len(questions), qid="")
+        for q in questions:
+            bar.update(task, qid=q.id)
+            yield q
+            bar.advance(task)
+
+
+def evidence_missing_from_index(assistant, questions: list[GoldQuestion]) -> list[str]:
+    """Ids of answerable questions whose evidence is in no indexed chunk: the wrong corpus, or a chunk cut."""
+    texts = [M.norm(d.page_content) for d in assistant.retriever.lexical().docs]
+    return [q.id for q in questions if q.answerable
+            and not all(any(M.norm(e) in t for t in texts) for e in q.evidence)]
+
+
+def run_question(assistant, q: GoldQuestion, depth: int, config: dict, grader=None) -> dict:
+    t_cpu = time.process_time()
+    answer = assistant.answer(q.question)
+    cpu_s = time.process_time() - t_cpu
+    # Ranking metrics look 10 deep; retrieval is a prefix of a deeper search, so asking again only lengthens it.
+    if len(answer.retrieved) >= depth or assistant.settings.k >= depth:
+        ranking = answer.retrieved[:depth]
+    else:
+        from rag.assistant import to_passage
+
+        ranking = [to_passage(d) for d in assistant.retriever.search(answer.standalone_question or q.question, k=depth)]
+    record = score(q, answer, ranking, config)
+    energy = config["energy"]
+    record.update(
+        timings=answer.timings.model_dump(), latency_ms=answer.timings.total, cpu_s=round(cpu_s, 4),
+        energy_wh=M.energy_wh(cpu_s, energy["watts_per_core"]),
+    )
+    if grader is not None:
+        record["judge"] = grader.grade(q.question, answer)
+    return record
+
+
+def _hits(passages: list[tuple[str, str]], q: GoldQuestion) -> list[set[int]]:
+    """Evidence hits per (source, text); with ``q.source`` set, only that document's chunks can be relevant."""
+    hits = M.evidence_hits([t for _, t in passages], q.evidence)
+    return [h if q.source is None or s == q.source else set() for h, (s, _) in zip(hits, passages)]
+
+
+def score(q: GoldQuestion, answer, ranking, config: dict) -> dict:
+    """Per-question record: what was asked and answered, each metric, and why it failed if it did."""
+    n_ev = len(q.evidence) if q.answerable else 0
+    rank_hits = _hits([(p.source, p.text) for p in ranking], q)
+    cited_hits = _hits([(c.source, c.passage) for c in answer.citations], q)
+    text = "" if answer.abstained else answer.text
+    faith, sentences = (None, []) if answer.abstained else M.faithfulness(
+        text, {c.n: c.passage for c in answer.citations}, config.get("faithfulness_token_share", M.SUPPORT_TOKEN_SHARE))
+    metrics = {
+        "recall_at_5": M.recall_at_k(rank_hits, n_ev, 5),
+        "mrr_at_10": M.mrr_at_k(rank_hits, n_ev, 10),
+        "citation_precision": M.citation_precision(cited_hits) if q.answerable and not answer.abstained else None,
+        "citation_recall": M.citation_recall(cited_hits, n_ev),
+        "answer_containment": M.answer_containment(text, q.answer, q.key_terms) if q.answerable else None,
+        "answer_f1": M.answer_f1(text, q.answer) if q.answerable else None,
+        "faithfulness": faith,
+    }
+    metrics = {k: (None if v is None else round(v, 4)) for k, v in metrics.items()}
+    found, total = M.key_terms_found(text, q.answer, q.key_terms) if q.answerable else (0, 0)
+    record = {
+        "id": q.id, "lang": q.lang, "type": q.type, "answerable": q.answerable, "question": q.question,
+        "reference": q.answer, "key_terms": q.key_terms, "evidence": q.evidence,
+        "answer": answer.text, "abstained": answer.abstained, "generator": answer.generator,
+        "notices": answer.notices,
+        "citations": [{"n": c.n, "source": c.source, "page": c.page, "chunk_id": c.chunk_id, "quote": c.quote,
+                       "score": c.score, "has_evidence": bool(h), "passage": c.passage}
+                      for c, h in zip(answer.citations, cited_hits)],
+        "retrieved": [p.chunk_id for p in answer.retrieved],
+        "ranking": [{"chunk_id": p.chunk_id, "source": p.source, "score": p.score, "has_evidence": bool(h)}
+                    for p, h in zip(ranking, rank_hits)],
+        "metrics": metrics,
+        "key_terms_found": [found, total],
+        "sentences": [{"text": s.text, "markers": s.markers, "supported": s.supported, "how": s.how} for s in sentences],
+    }
+    record["failures"] = diagnose(record, config.get("targets", {}))
+    return record
+
+
+def diagnose(r: dict, targets: dict) -> list[str]:
+    """Why a question misses a target, in the order a fix would go: retrieval, abstention, sentence, citation."""
+    m = r["metrics"]
+    causes: list[str] = []
+    if r["answerable"]:
+        if m["recall_at_5"] is not None and m["recall_at_5"] < 1:
+            none = m["recall_at_5"] == 0
+            causes.append("retrieval miss: " + ("no evidence in the top 5" if none else "part of the evidence not in the top 5"))
+        if r["abstained"]:
+            causes.append("wrong abstention: answerable question abstained")
+            return causes
+        if m["answer_containment"] == 0:
+            quoted = any(M.norm(e) in M.norm(M.strip_markers(r["answer"])) for e in r["evidence"])
+            found, total = r["key_terms_found"]
+            causes.append(f"incomplete answer: evidence quoted, key terms {found}/{total}" if quoted
+                          else f"wrong sentence: answer quotes no evidence (key terms {found}/{total})")
+        if m["citation_precision"] is not None and m["citation_precision"] < 1:
+            bad = [c["n"] for c in r["citations"] if not c["has_evidence"]]
+            causes.append(f"citation without evidence: {bad}")
+        elif m["citation_precision"] is None:
+            causes.append("no citation")
+        if m["citation_recall"] is not None and 0 < m["citation_recall"] < 1:
+            causes.append("partial citation: part of the evidence is not cited")
+    elif not r["abstained"]:
+        causes.append("missed abstention: unanswerable question answered")
+    if m["faithfulness"] is not None and m["faithfulness"] < 1:
+        bad = [s["how"] for s in r["sentences"] if not s["supported"]]
+        causes.append(f"unsupported sentence(s): {bad}")
+    return causes
+
+
+def summarise(records: list[dict], config: dict) -> dict:
+    summary: dict[str, Any] = M.aggregate(records)
+    energy = config["energy"]
+    cpu = sum(r["cpu_s"] for r in records)
+    wh = M.energy_wh(cpu, energy["watts_per_core"])
+    summary.update(
+        energy_wh=round(wh, 6), co2e_g=round(M.co2e_g(wh, energy["grid_g_co2e_per_kwh"]), 6),
+        cpu_seconds=round(cpu, 3),
+        n_answerable=sum(r["answerable"] for r in records),
+        n_unanswerable=sum(not r["answerable"] for r in records),
+        n_abstained=sum(r["abstained"] for r in records),
+        n_failing=sum(bool(r["failures"]) for r in records),
+    )
+    judged = [r["judge"] for r in records if isinstance(r.get("judge"), dict) and "error" not in r["judge"]]
+    if any("judge" in r for r in records):
+        summary["judge_faithfulness"] = _round(M.mean(j.get("faithfulness") for j in judged))
+        summary["judge_relevance"] = _round(M.mean(j.get("relevance") for j in judged))
+        summary["judge_n"] = len(judged)
+    return summary
+
+
+def _round(v: float | None) -> float | None:
+    return None if v is None else round(v, 4)
+
+
+def run_config(settings, assistant, label: str, dataset: Path, config: dict, n_review: int, judge: str | None,
+               grader) -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        pkg = version("aimf-assistant")
+    except PackageNotFoundError:  # pragma: no cover
+        pkg = "?"
+    dataset = Path(dataset)
+    llm = settings.generator != "extractive"
+    return {
+        "label": label,
+        "generator": settings.generator,
+        "llm_model": settings.llm_model if llm else None,
+        "llm_base_url": settings.llm_base_url if settings.generator == "openai" else None,
+        "llm_model_path": str(settings.llm_model_path) if settings.generator == "llamacpp" and settings.llm_model_path else None,
+        "embedding_model": settings.embedding_model,
+        "embedding_dtype": settings.embedding_dtype,
+        "k": settings.k,
+        "fetch_k": settings.fetch_k,
+        "min_relevance": settings.min_relevance,
+        "chunk_size": settings.chunk_size,
+        "chunk_overlap": settings.chunk_overlap,
+        "collection": settings.collection,
+        "data_dir": str(settings.data_dir),
+        "dataset": str(dataset),
+        "dataset_sha256": hashlib.sha256(dataset.read_bytes()).hexdigest(),
+        "questions_skipped_for_review": n_review,
+        "ranking_depth": config.get("ranking_depth", 10),
+        "faithfulness_token_share": config.get("faithfulness_token_share", M.SUPPORT_TOKEN_SHARE),
+        "energy": {k: v for k, v in config["energy"].items() if k != "notes"},
+        "judge": (grader.describe() if grader is not None else f"{judge} (unavailable)") if judge else None,
+        "version": pkg,
+        "python": sys.version.split()[0],
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def write_outputs(out: Path, records: list[dict], summary: dict, config: dict) -> None:
+    from evals.report import write_report
+
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "results.jsonl").open("w", encoding="utf-8") as f:
+        for r in records:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_report(out, records, summary, config)
+
+
+def print_summary(summary: dict, out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    targets = load_config().get("targets", {})
+    table = Table(title=f"Évaluation « {summary['config']['label']} » ({summary['n']} questions)")
+    for col in ("métrique", "valeur", "cible"):
+        table.add_column(col, justify="right" if col != "métrique" else "left")
+    for key in SUMMARY_KEYS:
+        if key in ("n", "config"):
+            continue
+        value = summary.get(key)
+        target = targets.get(key)
+        mark = "" if target is None or value is None else (" ✓" if value >= target else " ✗")
+        table.add_row(key, "—" if value is None else f"{value:g}", "" if target is None else f"≥ {target:g}{mark}")
+    for key in ("judge_faithfulness", "judge_relevance"):
+        if key in summary:
+            table.add_row(key, "—" if summary[key] is None else f"{summary[key]:g}", "")
+    console = Console()
+    console.print(table)
+    console.print(f"Résultats : {out}/results.jsonl · {out}/summary.json · {out}/report.md · {out}/report.html")
