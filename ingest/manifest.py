@@ -131,6 +131,15 @@ class Manifest:
             self.db.execute("DELETE FROM documents WHERE sha256=?", (sha256,))
             self.db.execute("DELETE FROM pending WHERE sha256=?", (sha256,))
 
+    def set_source(self, sha256: str, source: str) -> None:
+        self.db.execute("UPDATE documents SET source=? WHERE sha256=?", (source, sha256))
+
+    def reset(self) -> None:
+        """Forget every document and path (the collection they described is not the one in use)."""
+        with self._tx():
+            for table in ("documents", "paths", "pending", "meta"):
+                self.db.execute(f"DELETE FROM {table}")
+
     def clear_pending(self, sha256: str) -> None:
         self.db.execute("DELETE FROM pending WHERE sha256=?", (sha256,))
 

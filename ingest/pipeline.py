@@ -18,7 +18,7 @@ from ingest.chunking import chunk_document
 from ingest.loaders import LoadError, UnsupportedFormat, load
 from ingest.manifest import DocumentRow, Manifest, ManifestError, PathRow, now_iso
 from rag.settings import Settings
-from rag.store import Store
+from rag.store import Store, binding, make_client
 
 # Files that describe the corpus folder itself rather than belonging to it.
 IGNORED_NAMES = {"readme.md", "lisezmoi.md", "readme.txt", "lisezmoi.txt"}
@@ -66,6 +66,8 @@ class _Pending:
     pages: int | None = None
     chunks: list[Document] = field(default_factory=list)
     vectors: list[list[float]] = field(default_factory=list)
+    # Other paths with the same content found in the same run: recorded once this one is committed.
+    aliases: list[tuple[PathRow, PathRow | None]] = field(default_factory=list)
 
 
 def embedding_text(doc: Document) -> str:
@@ -128,21 +130,26 @@ class Ingestor:
             raise UsageError("chemin introuvable : " + ", ".join(missing))
         report = IngestReport()
         with ingest_lock(self.settings):
-            store = Store.open(self.settings, self.model_id, create=not rebuild)
             if rebuild:
-                store.drop()
+                # Neither the old collection (maybe built with another model, which is why one rebuilds) nor the
+                # old manifest (maybe damaged) is opened: both are thrown away.
+                store = Store(make_client(self.settings), self.settings.collection, binding(self.settings, self.model_id))
                 self.settings.manifest_path.unlink(missing_ok=True)
                 for suffix in ("-wal", "-shm"):
                     Path(str(self.settings.manifest_path) + suffix).unlink(missing_ok=True)
-                store = Store.open(self.settings, self.model_id, create=True)
+                store.drop()
+            store = Store.open(self.settings, self.model_id, create=True)
             manifest = Manifest(self.settings.manifest_path)
             try:
+                sweep = self._bind(manifest, store)
                 self._reconcile(manifest, store)
                 files = self._scan(roots, report)
                 seen = {str(f.resolve()) for f, _ in files}
-                todo = self._plan(files, manifest, report)
+                todo = self._plan(files, manifest, store, report)
                 self._index(todo, manifest, store, report)
                 self._remove_missing(roots, seen, manifest, store, report)
+                if sweep:
+                    self._sweep_orphans(manifest, store)
                 report.chunks_total = manifest.chunk_total()
             finally:
                 manifest.close()
@@ -150,6 +157,25 @@ class Ingestor:
         return report
 
     # --- steps ----------------------------------------------------------------------------------------------
+    def _bind(self, manifest: Manifest, store: Store) -> bool:
+        """Tie the manifest to the collection it describes. When the collection is another one (Chroma server
+        switched on or off, collection deleted or rebuilt elsewhere), the manifest's record is void: forget it, so
+        every file is indexed again, and return True so chunks the manifest does not know are swept at the end."""
+        collection_id = str(store.collection().id)
+        recorded = manifest.get_meta("collection_id")
+        stale = recorded is not None and recorded != collection_id
+        if recorded is None and manifest.documents() and store.count() == 0:
+            stale = True  # a manifest from before the binding existed, describing an empty collection
+        if stale:
+            manifest.reset()
+        if recorded != collection_id:
+            manifest.set_meta("collection_id", collection_id)
+        return stale
+
+    def _sweep_orphans(self, manifest: Manifest, store: Store) -> None:
+        live = {cid for d in manifest.documents() for cid in d.chunk_ids}
+        store.delete([i for i in _all_ids(store) if i not in live])
+
     def _reconcile(self, manifest: Manifest, store: Store) -> None:
         """Finish what an interrupted run left: half-written documents and documents no path refers to."""
         live = {cid for d in manifest.documents() for cid in d.chunk_ids}
@@ -183,10 +209,11 @@ class Ingestor:
             return resolved.relative_to(corpus).as_posix()
         return resolved.relative_to(root.resolve()).as_posix()
 
-    def _plan(self, files: list[tuple[Path, str]], manifest: Manifest, report: IngestReport) -> list[_Pending]:
+    def _plan(self, files: list[tuple[Path, str]], manifest: Manifest, store: Store, report: IngestReport) -> list[_Pending]:
         from ingest.loaders import SUPPORTED
 
         todo: list[_Pending] = []
+        planned: dict[str, _Pending] = {}
         limit = int(self.settings.max_file_mb * 1024 * 1024)
         for path, source in files:
             key = str(path.resolve())
@@ -212,13 +239,26 @@ class Ingestor:
             if existing is not None:
                 # Same content already indexed under another path: record this path, embed nothing.
                 manifest.put_path(row)
-                report.added += 1
-                report.warnings.append({"file": source, "message": f"contenu identique à {existing.source} (indexé une seule fois)"})
+                self._count_alias(report, source, existing.source, previous)
                 if previous:
-                    self._release(previous.sha256, manifest)
+                    self._release(previous.sha256, manifest, store, old_path=previous)
                 continue
-            todo.append(_Pending(path, source, sha, stat.st_size, stat.st_mtime_ns, previous))
+            if sha in planned:
+                # Same content as a file met earlier in this run: indexed once, this path recorded with it.
+                planned[sha].aliases.append((row, previous))
+                continue
+            item = _Pending(path, source, sha, stat.st_size, stat.st_mtime_ns, previous)
+            planned[sha] = item
+            todo.append(item)
         return todo
+
+    @staticmethod
+    def _count_alias(report: IngestReport, source: str, original: str, previous: PathRow | None) -> None:
+        if previous is not None:
+            report.updated += 1
+        else:
+            report.added += 1
+        report.warnings.append({"file": source, "message": f"contenu identique à {original} (indexé une seule fois)"})
 
     def _index(self, todo: list[_Pending], manifest: Manifest, store: Store, report: IngestReport) -> None:
         done = 0
@@ -229,16 +269,19 @@ class Ingestor:
             try:
                 doc = load(item.path)
             except UnsupportedFormat as exc:
-                report.skipped += 1
-                report.skipped_files.append({"file": item.source, "reason": str(exc)})
+                for source in [item.source] + [a.source for a, _ in item.aliases]:
+                    report.skipped += 1
+                    report.skipped_files.append({"file": source, "reason": str(exc)})
                 done += 1
                 continue
             except LoadError as exc:
-                self._fail(report, item.source, str(exc))
+                for source in [item.source] + [a.source for a, _ in item.aliases]:
+                    self._fail(report, source, str(exc))
                 done += 1
                 continue
             except Exception as exc:  # a loader bug must not stop the other files
-                self._fail(report, item.source, f"erreur inattendue à la lecture : {type(exc).__name__}: {exc}")
+                for source in [item.source] + [a.source for a, _ in item.aliases]:
+                    self._fail(report, source, f"erreur inattendue à la lecture : {type(exc).__name__}: {exc}")
                 done += 1
                 continue
             for w in doc.warnings:
@@ -294,20 +337,36 @@ class Ingestor:
         report.chunks_written += len(ids)
         if item.previous is not None:
             report.updated += 1
-            self._release(item.previous.sha256, manifest, store, keep=set(ids))
+            self._release(item.previous.sha256, manifest, store, keep=set(ids), old_path=item.previous)
         else:
             report.added += 1
+        for alias, previous in item.aliases:
+            manifest.put_path(alias)
+            self._count_alias(report, alias.source, item.source, previous)
+            if previous is not None:
+                self._release(previous.sha256, manifest, store, keep=set(ids), old_path=previous)
 
-    def _release(self, sha256: str, manifest: Manifest, store: Store | None = None, keep: set[str] | None = None) -> None:
-        """Forget an old version of a file's content when no path refers to it any more."""
-        if any(p.sha256 == sha256 for p in manifest.paths()):
-            return
+    def _release(
+        self, sha256: str, manifest: Manifest, store: Store, keep: set[str] | None = None, old_path: PathRow | None = None
+    ) -> None:
+        """A path no longer holds this content: forget the content when no path refers to it any more, else make
+        sure its chunks name a path that still holds it."""
         doc = manifest.document(sha256)
         if doc is None:
             return
-        if store is None:
-            return  # dropped at the next reconcile, when a store is at hand
-        self._drop_document(doc, manifest, store, keep or set())
+        holders = [p for p in manifest.paths() if p.sha256 == sha256]
+        if not holders:
+            self._drop_document(doc, manifest, store, keep or set())
+        elif old_path is not None and doc.source == old_path.source and all(p.source != doc.source for p in holders):
+            self._rehome(doc, holders[0].source, manifest, store)
+
+    @staticmethod
+    def _rehome(doc: DocumentRow, source: str, manifest: Manifest, store: Store) -> None:
+        """Point a document's chunks at another path holding the same content (the one they named is gone)."""
+        for i in range(0, len(doc.chunk_ids), 1000):
+            part = doc.chunk_ids[i : i + 1000]
+            store.collection().update(ids=part, metadatas=[{"source": source}] * len(part))
+        manifest.set_source(doc.sha256, source)
 
     def _drop_document(self, doc: DocumentRow, manifest: Manifest, store: Store, keep: set[str] | None = None) -> None:
         live = {cid for d in manifest.documents() if d.sha256 != doc.sha256 for cid in d.chunk_ids} | (keep or set())
@@ -320,16 +379,23 @@ class Ingestor:
             if row.path in seen or not any(Path(row.path).is_relative_to(d) for d in dirs):
                 continue
             manifest.forget_path(row.path)
-            still_used = any(p.sha256 == row.sha256 for p in manifest.paths())
-            doc = manifest.document(row.sha256)
-            if not still_used and doc is not None:
-                self._drop_document(doc, manifest, store)
+            self._release(row.sha256, manifest, store, old_path=row)
             report.removed += 1
 
     @staticmethod
     def _fail(report: IngestReport, source: str, message: str) -> None:
         report.failed += 1
         report.errors.append({"file": source, "message": message})
+
+
+def _all_ids(store: Store, page: int = 5000) -> list[str]:
+    col, out, offset = store.collection(), [], 0
+    while True:
+        ids = col.get(limit=page, offset=offset, include=[])["ids"]
+        out += ids
+        if len(ids) < page:
+            return out
+        offset += page
 
 
 def _storage_problem(exc: Exception) -> bool:

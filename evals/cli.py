@@ -1,0 +1,26 @@
+"""`aimf eval run|compare|from-feedback|gate`: each subcommand's module is imported only when it runs."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+SUBCOMMANDS = {
+    "run": ("evals.runner", "poser un jeu de questions à l'assistant et mesurer ses réponses"),
+    "compare": ("evals.compare", "comparer des essais côte à côte (écarts et intervalles de confiance)"),
+    "from-feedback": ("evals.feedback", "transformer les avis des utilisateurs en questions de test"),
+    "gate": ("evals.gate", "échouer quand une métrique passe sous son seuil (intégration continue)"),
+}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="eval_command", metavar="ACTION", required=True)
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
+        sp.set_defaults(_eval_module=module)
+        # These modules import only the standard library and pydantic at top level: cheap to load for --help.
+        importlib.import_module(module).add_arguments(sp)
+
+
+def run(args: argparse.Namespace) -> int:
+    return int(importlib.import_module(args._eval_module).run(args) or 0)

@@ -1,0 +1,165 @@
+"""Answers on the bundled speech with the extractive writer: the real model, real Chroma, the public entry point."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import norm, speech_text
+from rag.answer import ABSTAIN_MESSAGES
+from rag.citations import markers_in
+
+pytestmark = pytest.mark.real
+
+# (question, a fact the answer must state, a fragment of the passage the citation must quote)
+ANSWERABLE = [
+    ("Qui prononce le discours d'ouverture ?", "Frédéric Vallier", "Frédéric Vallier"),
+    ("Quelle ville préside la commission « Villes innovantes, intelligentes et responsables » ?", "Nantes", "présidée par la Ville de Nantes"),
+    ("En quelle année l'AIMF s'est-elle dotée de la commission Villes innovantes ?", "2013", "Dès 2013"),
+    ("Depuis quand existe le partenariat stratégique avec l'Union européenne ?", "2015", "depuis 2015"),
+    ("Que construit-on à Cotonou ?", "Pôle numérique des services", "Cotonou"),
+    ("Quel projet est mené à Phnom Penh ?", "Feuille de Route Ville Intelligente", "Phnom Penh"),
+    ("Qui exposera le projet de Tunis ?", "Karim Ouerdani", "Fabrique de la Ville"),
+    ("Quel réseau régional de l'AIMF s'est saisi de la thématique des villes intelligentes ?", "RVASE", "RVASE"),
+    ("Quelle ville est le moteur de l'ASEAN Smart City Network ?", "Singapour", "Singapour comme moteur"),
+    ("Qui modère les tables rondes ?", "Nicolas Mainetti", "modérer les deux tables rondes"),
+    ("Combien de villes et provinces partageront leurs expériences ?", "Six villes", "Six villes et provinces"),
+    ("Sur quel sujet la Commission travaille-t-elle à partir de 2025 ?", "intelligence artificielle", "entame en 2025"),
+    ("Quel guide la commission a-t-elle contribué à élaborer ?", "chartes territoriales de la donnée", "guide sur les chartes"),
+    ("Quels projets pilotes ont vu le jour grâce au Fonds de Coopération ?", "Cotonou", "projets pilotes"),
+    ("Which city chairs the AIMF commission on innovative cities?", "Nantes", "présidée par la Ville de Nantes"),
+    ("What is being built in Cotonou?", "Pôle numérique", "Cotonou"),
+    ("Who is the Secretary General of the Association of Cities of Vietnam?", "NGO Hai", "NGO Hai"),
+    ("What is Nicolas Mainetti's role?", "Directeur régional", "Nicolas Mainetti"),
+]
+
+UNANSWERABLE = [
+    "Quel est le budget du Pôle numérique de Cotonou ?",
+    "Que fait l'AIMF à Dakar ?",
+    "Quel est le nom du maire de Nantes ?",
+    "Combien d'habitants compte Phnom Penh ?",
+    "En quelle année le Smart City Hub a-t-il été inauguré ?",
+    "What is the budget of the Smart City Hub?",
+    "Quelle est la capitale du Japon ?",
+]
+
+
+@pytest.fixture(scope="module")
+def assistant(bundled_index):
+    return bundled_index[1]
+
+
+@pytest.mark.parametrize("question,fact,passage_fragment", ANSWERABLE, ids=[q[:40] for q, _, _ in ANSWERABLE])
+def test_answers_with_fact_and_exact_citation(assistant, question, fact, passage_fragment):
+    answer = assistant.answer(question)
+    assert not answer.abstained, answer.text
+    assert norm(fact) in norm(answer.text)
+    assert answer.citations, "an answer must cite"
+    text = speech_text()
+    for c in answer.citations:
+        # The quote is exact: the indexed text holds it at the citation's offsets.
+        assert text[c.start : c.end] == c.quote
+        assert c.source == "discours-ouverture-villes-intelligentes.txt"
+        assert c.passage[c.quote_start : c.quote_end] == c.quote
+    quoted = " ".join(norm(c.quote) for c in answer.citations)
+    assert norm(passage_fragment) in quoted
+    # Every marker resolves to exactly one citation, and every citation is used.
+    used = set(markers_in(answer.text))
+    assert used == {c.n for c in answer.citations}
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+
+
+@pytest.mark.parametrize("question", UNANSWERABLE, ids=[q[:40] for q in UNANSWERABLE])
+def test_abstains_when_the_documents_do_not_say(assistant, question):
+    answer = assistant.answer(question)
+    assert answer.abstained, f"should abstain, answered: {answer.text}"
+    assert answer.text == ABSTAIN_MESSAGES[answer.lang]
+    assert answer.citations == []
+    assert not markers_in(answer.text)
+
+
+def test_extractive_answer_adds_no_words(assistant):
+    """Apart from markers and list dashes, every word of an extractive answer comes from the cited quotes."""
+    for question, _, _ in ANSWERABLE:
+        answer = assistant.answer(question)
+        body = re.sub(r"\[\d+\]", " ", answer.text)
+        source_words = set(norm(" ".join(c.quote for c in answer.citations)).split())
+        extra = [w for w in norm(body).split() if w not in source_words and w != "-"]
+        assert not extra, f"{question}: words not in the sources: {extra}"
+
+
+def test_answer_language_follows_question(assistant):
+    assert assistant.answer("Quelle est la capitale du Japon ?").text == ABSTAIN_MESSAGES["fr"]
+    assert assistant.answer("What is the capital of Japan?").text == ABSTAIN_MESSAGES["en"]
+
+
+def test_abstention_offers_closest_passages(assistant):
+    answer = assistant.answer("Quel est le budget du Pôle numérique de Cotonou ?")
+    assert answer.abstained and answer.further
+    assert any("Cotonou" in p.text for p in answer.further)
+
+
+def test_filter_by_source(assistant):
+    answer = assistant.answer("Que construit-on à Cotonou ?", where={"source": "inexistant.txt"})
+    assert answer.abstained and not answer.retrieved
+
+
+def test_streaming_yields_pieces_then_answer(assistant):
+    from rag.answer import Answer
+
+    pieces = list(assistant.answer_stream("Que construit-on à Cotonou ?"))
+    assert isinstance(pieces[-1], Answer)
+    streamed = "".join(p for p in pieces[:-1] if isinstance(p, str))
+    assert len(pieces) > 3 and norm(streamed) == norm(pieces[-1].text)
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t "])
+def test_empty_question_is_refused(assistant, question):
+    from rag.assistant import QuestionError
+
+    with pytest.raises(QuestionError, match="vide"):
+        assistant.answer(question)
+
+
+def test_too_long_question_is_refused(assistant):
+    from rag.assistant import QuestionError
+
+    with pytest.raises(QuestionError, match="trop longue"):
+        assistant.answer("Pourquoi ? " * 300)
+
+
+def test_json_timings_and_fields(assistant):
+    answer = assistant.answer("Que construit-on à Cotonou ?")
+    data = answer.model_dump()
+    assert {"text", "citations", "abstained", "timings"} <= data.keys()
+    assert data["timings"]["total"] >= data["timings"]["retrieve"] > 0
+    assert {"n", "source", "title", "page", "quote", "start", "end", "score"} <= data["citations"][0].keys()
+
+
+def _cli_env(settings) -> dict:
+    import os
+
+    return {**os.environ, "AIMF_DATA_DIR": str(settings.data_dir), "AIMF_CORPUS_DIR": str(settings.corpus_dir),
+            "AIMF_EMBEDDING_MODEL": settings.embedding_model, "AIMF_COLLECTION": settings.collection}
+
+
+def test_cli_ask_json_and_errors(bundled_index):
+    import json
+    import subprocess
+    import sys
+
+    settings, _ = bundled_index
+    env = _cli_env(settings)
+    aimf = [sys.executable, "-m", "aimf.cli"]
+    done = subprocess.run([*aimf, "ask", "Quelle ville préside la commission ?", "--json"], env=env,
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert "Nantes" in data["text"] and data["citations"][0]["quote"] and data["timings"]["total"] > 0
+    human = subprocess.run([*aimf, "ask", "Que construit-on à Cotonou ?"], env=env, capture_output=True, text=True, timeout=180)
+    assert human.returncode == 0 and "Sources" in human.stdout and "[1]" in human.stdout
+    empty = subprocess.run([*aimf, "ask", "   "], env=env, capture_output=True, text=True, timeout=60)
+    assert empty.returncode == 2 and "vide" in empty.stderr
+    long = subprocess.run([*aimf, "ask", "x" * 2500], env=env, capture_output=True, text=True, timeout=180)
+    assert long.returncode == 2 and "trop longue" in long.stderr

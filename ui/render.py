@@ -1,0 +1,175 @@
+"""Turn answers into what the page shows, inert by construction.
+
+Everything here comes from documents or from a model, so nothing of it may act as markup: HTML is escaped in every
+string we build, and the chat text (rendered as Markdown by the Chatbot) is escaped too, with the Markdown syntax
+that would load or link something (images, links, autolinks) broken up. The only markup left is ours: the citation
+markers and the cards. Pure functions, no Gradio import, so they are unit-tested directly.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from ui.i18n import t
+
+MARKER = re.compile(r"\[(\d+)\]")
+EXCERPT_CONTEXT = 180  # characters of passage shown around the quote on a card
+
+
+def esc(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def inert_markdown(text: str) -> str:
+    """Text shown literally by a Markdown renderer: no HTML, no image, no link, no autolink, no math."""
+    text = text.replace("\\", "\\\\")
+    text = html.escape(text, quote=False)
+    # Brackets and parentheses escaped: no [link](…), ![image](…) or reference can form.
+    text = text.replace("[", "\\[").replace("]", "\\]")
+    # GFM turns bare URLs and www. names into links; an entity in the scheme separator stops it, and shows the same.
+    text = re.sub(r"(?i)([a-z][a-z0-9+.-]*):(?=//)", r"\1&#58;", text)
+    text = re.sub(r"(?i)\bwww\.", "www&#46;", text)
+    return text.replace("$", "&#36;")
+
+
+def chat_text(text: str, turn: int) -> str:
+    """An answer for the Chatbot: inert text with each [n] marker as a clickable chip (class names carry turn and n,
+    because the Chatbot's sanitiser keeps classes but drops data- attributes)."""
+    out = []
+    for i, part in enumerate(MARKER.split(text)):
+        if i % 2:
+            n = int(part)
+            out.append(f'<sup class="aimf-marker aimf-m-{turn}-{n}" title="Source {n}">&#91;{n}&#93;</sup>')
+        else:
+            out.append(inert_markdown(part))
+    return "".join(out)
+
+
+def _fmt_score(score: float, lang: str) -> str:
+    value = f"{score:.2f}"
+    return value.replace(".", ",") if lang == "fr" else value
+
+
+def quote_span(passage: str, quote: str, start: int | None, end: int | None) -> tuple[int, int] | None:
+    """Where the quote sits in its passage: the given offsets when they match, else a search; None if absent."""
+    if start is not None and end is not None and 0 <= start < end <= len(passage) and passage[start:end] == quote:
+        return start, end
+    if quote:
+        found = passage.find(quote)
+        if found >= 0:
+            return found, found + len(quote)
+    return None
+
+
+def highlighted(passage: str, span: tuple[int, int] | None, context: int | None = None) -> str:
+    """The passage (or `context` characters around the quote) escaped, with the quote in <mark>."""
+    if span is None:
+        if context is not None and len(passage) > 2 * context:
+            return esc(passage[: 2 * context].rstrip()) + "…"
+        return esc(passage)
+    a, b = span
+    before, quote, after = passage[:a], passage[a:b], passage[b:]
+    if context is not None:
+        if len(before) > context:
+            cut = before[-context:]
+            before = "…" + cut[cut.find(" ") + 1:] if " " in cut else "…" + cut
+        if len(after) > context:
+            cut = after[:context]
+            after = (cut[: cut.rfind(" ")] if " " in cut else cut) + "…"
+    return f"{esc(before)}<mark>{esc(quote)}</mark>{esc(after)}"
+
+
+def _meta_line(item: dict, lang: str) -> str:
+    parts = []
+    if item.get("page"):
+        parts.append(f"{t('page', lang)} {esc(item['page'])}")
+    score = float(item.get("score") or 0.0)
+    width = max(0, min(100, round(score * 100)))
+    parts.append(
+        f'<span class="aimf-score" title="{esc(t("relevance", lang))}">{esc(t("relevance", lang))} '
+        f'{_fmt_score(score, lang)}<span class="aimf-meter"><span style="width:{width}%"></span></span></span>'
+    )
+    return " · ".join(parts)
+
+
+def _card(turn: int, kind: str, idx: int, number: str, item: dict, body: str, lang: str, selected: bool) -> str:
+    title = item.get("title") or item.get("source") or ""
+    cls = "aimf-card aimf-selected" if selected else "aimf-card"
+    return (
+        f'<div class="{cls}" role="button" tabindex="0" data-turn="{turn}" data-kind="{kind}" data-idx="{idx}" '
+        f'title="{esc(t("show_context", lang))}">'
+        f'<div class="aimf-card-head"><span class="aimf-num">{esc(number)}</span>'
+        f'<span class="aimf-card-title">{esc(title)}</span></div>'
+        f'<div class="aimf-card-meta">{_meta_line(item, lang)}</div>'
+        f'<blockquote class="aimf-excerpt">{body}</blockquote>'
+        f'<div class="aimf-card-more">{esc(t("show_context", lang))} →</div></div>'
+    )
+
+
+def sources_html(record: dict | None, turn: int | None, lang: str, selected: tuple[str, int] | None = None) -> str:
+    """The sources panel for one answer: a card per citation, or the abstention notice and further reading."""
+    if not record or turn is None:
+        return f'<div class="aimf-sources aimf-empty"><p>{esc(t("sources_empty", lang))}</p></div>'
+    parts = ['<div class="aimf-sources">']
+    for notice in record.get("notices") or []:
+        parts.append(f'<div class="aimf-notice">{esc(notice)}</div>')
+    if record.get("abstained"):
+        parts.append(
+            f'<div class="aimf-abstain"><strong>{esc(t("abstained_title", lang))}</strong>'
+            f'<p>{esc(t("abstained_body", lang))}</p></div>'
+        )
+    for i, c in enumerate(record.get("citations") or []):
+        span = quote_span(c.get("passage") or c.get("quote", ""), c.get("quote", ""), c.get("quote_start"), c.get("quote_end"))
+        body = highlighted(c.get("passage") or c.get("quote", ""), span, EXCERPT_CONTEXT)
+        parts.append(_card(turn, "c", i, str(c.get("n", i + 1)), c, body, lang, selected == ("c", i)))
+    further = record.get("further") or []
+    if further:
+        heading = t("further", lang) if record.get("abstained") else t("also_retrieved", lang)
+        cards = [
+            _card(turn, "f", i, "+", p, highlighted(p.get("text", ""), None, EXCERPT_CONTEXT), lang, selected == ("f", i))
+            for i, p in enumerate(further)
+        ]
+        if record.get("abstained"):
+            parts.append(f'<h4 class="aimf-further">{esc(heading)}</h4>' + "".join(cards))
+        else:
+            parts.append(f'<details class="aimf-further"><summary>{esc(heading)} ({len(cards)})</summary>{"".join(cards)}</details>')
+    if record.get("generator"):
+        parts.append(f'<div class="aimf-writer">{esc(t("writer_used", lang))} : {esc(record["generator"])}</div>'
+                     if lang == "fr" else f'<div class="aimf-writer">{esc(t("writer_used", lang))}: {esc(record["generator"])}</div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def searching_html(lang: str) -> str:
+    return f'<div class="aimf-sources aimf-empty"><p class="aimf-pulse">{esc(t("searching", lang))}</p></div>'
+
+
+def context_html(record: dict, kind: str, idx: int, lang: str) -> str:
+    """One passage whole, the quote highlighted, with where it comes from (file, page, section, offsets)."""
+    items = record.get("citations" if kind == "c" else "further") or []
+    if not 0 <= idx < len(items):
+        return ""
+    item = items[idx]
+    if kind == "c":
+        passage = item.get("passage") or item.get("quote", "")
+        span = quote_span(passage, item.get("quote", ""), item.get("quote_start"), item.get("quote_end"))
+        number = f"[{item.get('n', idx + 1)}] "
+    else:
+        passage, span, number = item.get("text", ""), None, ""
+    meta = [f"{esc(t('file', lang))} : {esc(item.get('source', ''))}" if lang == "fr"
+            else f"{esc(t('file', lang))}: {esc(item.get('source', ''))}"]
+    if item.get("page"):
+        meta.append(f"{esc(t('page', lang))} {esc(item['page'])}")
+    if item.get("section") and item.get("section") != item.get("title"):
+        meta.append(f"{esc(t('section', lang))} : {esc(item['section'])}" if lang == "fr"
+                    else f"{esc(t('section', lang))}: {esc(item['section'])}")
+    if item.get("end"):
+        meta.append(f"{esc(t('chars', lang))} {esc(item.get('start', 0))}–{esc(item['end'])}")
+    return (
+        f'<div class="aimf-context"><div class="aimf-context-head">{esc(t("context_title", lang))}</div>'
+        f'<div class="aimf-context-title">{esc(number)}{esc(item.get("title") or item.get("source", ""))}</div>'
+        f'<div class="aimf-context-meta">{" · ".join(meta)}</div>'
+        f'<div class="aimf-context-text">{highlighted(passage, span)}</div></div>'
+    )
