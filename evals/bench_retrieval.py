@@ -19,6 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", type=Path, required=True, help="fichier au format SQuAD (ex. piaf-dev.json)")
     p.add_argument("--out", type=Path, help="fichier JSON du rapport (sinon affiché)")
     p.add_argument("--limit", type=int, help="ne poser que les N premières questions")
+    p.add_argument("--distractors", type=int, default=0,
+                   help="ajouter N documents leurres (phrases d'autres paragraphes recombinées) pour mesurer à grande échelle")
     p.add_argument("--methods", default=",".join(METHODS), help="méthodes à comparer, séparées par des virgules")
 
 
@@ -28,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.dataset.exists():
         print(f"Erreur : fichier introuvable : {args.dataset}")
         return 2
-    report = bench(get_settings(), args.dataset, [m for m in args.methods.split(",") if m], args.limit)
+    report = bench(get_settings(), args.dataset, [m for m in args.methods.split(",") if m], args.limit, args.distractors)
     text = json.dumps(report, ensure_ascii=False, indent=2)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -63,7 +65,23 @@ def summarise(ranks: list[int | None], latencies: list[float]) -> dict[str, floa
     }
 
 
-def bench(settings, dataset: Path, methods: list[str], limit: int | None = None) -> dict:
+def add_distractors(corpus_dir: Path, contexts: list[str], n: int) -> None:
+    """n documents made of sentences drawn from random paragraphs: on-topic vocabulary, no gold paragraph."""
+    import random
+
+    from rag.text import split_sentences
+
+    rng = random.Random(0)
+    sentences = [c[a:b] for c in contexts for a, b in split_sentences(c)]
+    folder = corpus_dir / "zz-distractors"
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        path = folder / f"{i:05d}.md"
+        if not path.exists():
+            path.write_text(f"# Leurre {i}\n\n" + " ".join(rng.sample(sentences, k=6)) + "\n", encoding="utf-8")
+
+
+def bench(settings, dataset: Path, methods: list[str], limit: int | None = None, distractors: int = 0) -> dict:
     from rich.progress import track
 
     from evals.squad import index_squad
@@ -73,6 +91,12 @@ def bench(settings, dataset: Path, methods: list[str], limit: int | None = None)
 
     embeddings = load_embeddings(settings)
     sq, questions, report = index_squad(settings, dataset, embeddings=embeddings)
+    if distractors:
+        from ingest.pipeline import Ingestor
+        from evals.squad import load_squad
+
+        add_distractors(sq.corpus_dir, [c for _, c in load_squad(dataset)[0].values()], distractors)
+        report = Ingestor(sq, embeddings=embeddings).run()
     questions = questions[:limit] if limit else questions
     store = Store.open(sq, settings.embedding_model)
     retriever = HybridRetriever(store=store, embeddings=embeddings, k=10, fetch_k=settings.fetch_k)

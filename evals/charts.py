@@ -49,7 +49,7 @@ def metric_distribution(records: list[dict]) -> bytes:
     ax.set_xlim(0, 1)
     ax.set_xlabel("part des questions")
     ax.set_title("Distribution des métriques par question")
-    ax.legend(loc="lower right", fontsize=8, ncols=3, bbox_to_anchor=(1, -0.35 - 0.02 * len(names)))
+    ax.legend(loc="upper center", fontsize=8, ncols=3, bbox_to_anchor=(0.5, -0.14), frameon=False)
     return _png(fig)
 
 

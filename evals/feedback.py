@@ -1,7 +1,8 @@
 """`aimf eval from-feedback FILE --out gold.jsonl`: users' thumbs become gold-set lines.
 
-Input: `aimf feedback export` output (JSONL, a JSON list, or CSV), records with question, answer, citations,
-rating (+1/-1), comment, generator, time. A thumbs-up answer gives the reference answer (markers removed) and its
+Input: `aimf feedback export` output (JSONL, a JSON list, or CSV): records with question, answer, citations,
+a vote (``vote`` up/down as ``ui.feedback`` writes it, or ``rating`` +1/-1), comment, generator, time
+(``created_at`` or ``time``), and optionally ``abstained`` and ``lang``. A thumbs-up answer gives the reference answer (markers removed) and its
 cited quotes as evidence (or, when it was an abstention, an unanswerable question); a thumbs-down becomes a
 question flagged ``review``: a person writes the right answer and evidence before it is run.
 """
@@ -58,6 +59,13 @@ def _rating(value) -> int:
     return (value > 0) - (value < 0) if isinstance(value, (int, float)) else 0
 
 
+def _flag(value) -> bool:
+    """CSV gives "True"/"1"/"0"; JSON gives booleans."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "oui")
+    return bool(value)
+
+
 def _citations(value) -> list[dict]:
     if isinstance(value, str):
         try:
@@ -77,11 +85,12 @@ def convert(records: list[dict]) -> tuple[list[GoldQuestion], list[str]]:
     seen: set[str] = set()
     for i, rec in enumerate(records, 1):
         question = str(rec.get("question") or "").strip()
-        rating = _rating(rec.get("rating"))
+        rating = _rating(rec.get("rating", rec.get("vote")))
+        when = rec.get("created_at") or rec.get("time") or ""
         if not question or rating == 0:
             warnings.append(f"enregistrement {i} ignoré (question ou note absente)")
             continue
-        digest = hashlib.sha256(f"{question}\x00{rec.get('time', '')}".encode()).hexdigest()[:10]
+        digest = hashlib.sha256(f"{question}\x00{when}".encode()).hexdigest()[:10]
         qid = f"fb-{digest}"
         if qid in seen:
             continue
@@ -90,10 +99,10 @@ def convert(records: list[dict]) -> tuple[list[GoldQuestion], list[str]]:
         quotes = list(dict.fromkeys(str(c.get("quote") or "").strip() for c in _citations(rec.get("citations"))))
         quotes = [q for q in quotes if q]
         comment = str(rec.get("comment") or "").strip()
-        meta = f"avis {'+1' if rating > 0 else '-1'}, {rec.get('generator') or '?'}, {rec.get('time') or '?'}"
+        meta = f"avis {'+1' if rating > 0 else '-1'}, {rec.get('generator') or '?'}, {when or '?'}"
         note = f"{meta}" + (f" ; commentaire : {comment}" if comment else "")
-        abstained = bool(rec.get("abstained")) or answer.lower().startswith(ABSTENTION_PREFIXES)
-        lang = detect_lang(question)
+        abstained = _flag(rec.get("abstained")) or answer.lower().startswith(ABSTENTION_PREFIXES)
+        lang = rec.get("lang") if rec.get("lang") in ("fr", "en") else detect_lang(question)
         if rating > 0 and abstained:
             out.append(GoldQuestion(id=qid, lang=lang, question=question, evidence=[], type="feedback",
                                     answerable=False, note=note))

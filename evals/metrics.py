@@ -78,6 +78,10 @@ def _folded(text: str) -> str:
     return fold(norm(strip_markers(text)))
 
 
+def _whole_words_in(needle: str, haystack: str) -> bool:
+    return bool(needle) and re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", haystack) is not None
+
+
 def term_found(term: str, answer: str) -> bool:
     """A key term (``a|b`` = either) occurs in the answer as whole words, ignoring case, accents and emphasis;
     a multi-word term whose exact form is absent still counts when all its stemmed words are there."""
@@ -86,7 +90,7 @@ def term_found(term: str, answer: str) -> bool:
     for alt in (a.strip() for a in term.split("|")):
         if not alt:
             continue
-        if re.search(rf"(?<!\w){re.escape(_folded(alt))}(?!\w)", folded):
+        if _whole_words_in(_folded(alt), folded):
             return True
         alt_tokens = set(tokens(alt))
         if len(alt_tokens) > 1 and alt_tokens <= answer_tokens:
@@ -108,7 +112,7 @@ def answer_containment(answer: str, reference: str, key_terms: Sequence[str] = (
         return None
     if not (answer or "").strip():
         return 0.0
-    if reference.strip() and _folded(reference) in _folded(answer):
+    if reference.strip() and _whole_words_in(_folded(reference), _folded(answer)):
         return 1.0
     found, total = key_terms_found(answer, reference, key_terms)
     return 1.0 if total and found == total else 0.0
@@ -137,23 +141,31 @@ class SentenceSupport:
 
 
 def answer_sentences(answer: str) -> list[tuple[str, list[int]]]:
-    """(sentence without markers, markers that cite it). A sentence without its own marker is covered by the
-    next marker on the same line ("A. B [1]" cites both A and B, as writers commonly do)."""
+    """(sentence without markers, markers that cite it). A marker cites the text since the previous marker on its
+    line: "A. B [1]" and "A. B. [1]" cite both A and B (as writers commonly do); text after a line's last marker
+    cites nothing. Markers that follow one another ("A [1] [2]") all cite the same text."""
     out: list[tuple[str, list[int]]] = []
     for line in (answer or "").split("\n"):
-        pending: list[str] = []
-        for start, end in split_sentences(line):
-            raw = line[start:end]
-            text = _BULLET.sub("", strip_markers(raw)).strip()
-            if not tokens(text):
-                continue  # punctuation, a bare marker: no claim
-            pending.append(text)
-            markers = markers_in(raw)
-            if markers:
-                out += [(t, markers) for t in pending]
-                pending = []
-        out += [(t, []) for t in pending]
+        pos = 0
+        last: list[tuple[str, list[int]]] = []  # the sentences the previous marker closed
+        for m in MARKER.finditer(line):
+            sentences = _sentences(line[pos : m.start()])
+            numbers = markers_in(m.group(0))
+            if sentences:
+                last = [(t, list(numbers)) for t in sentences]
+                out += last
+            else:  # a marker right after another one: same claim
+                for _, ms in last:
+                    ms += [n for n in numbers if n not in ms]
+            pos = m.end()
+        out += [(t, []) for t in _sentences(line[pos:])]
     return out
+
+
+def _sentences(segment: str) -> list[str]:
+    """Sentences of a marker-free segment, list bullets removed, punctuation-only pieces dropped."""
+    texts = (_BULLET.sub("", segment[a:b]).strip() for a, b in split_sentences(segment))
+    return [t for t in texts if tokens(t)]
 
 
 def sentence_supported(sentence: str, passages: Sequence[str], share: float = SUPPORT_TOKEN_SHARE) -> tuple[bool, str]:

@@ -1,4 +1,4 @@
-"""Structure-aware chunking: sections (headings) first, then paragraphs, lines, sentences, clauses, words.
+"""Structure-aware chunking: sections (headings) and pages first, then paragraphs, lines, sentences, clauses, words.
 
 Never cuts inside a word, and every chunk keeps ``start``/``end`` offsets such that ``text[start:end]`` is the
 chunk's text exactly.
@@ -40,7 +40,10 @@ def chunk_document(
 ) -> list[Document]:
     splitter = make_splitter(chunk_size, chunk_overlap)
     text = doc.text
-    bounds = [0] + [off for off, _ in doc.headings if off > 0] + [len(text)]
+    # Sections and pages both bound chunks: a chunk sits under one heading and on one page, so its `section` and
+    # `page` hold for every word of it.
+    cuts = {off for off, _ in doc.headings} | set(doc.page_starts or [])
+    bounds = [0] + sorted(off for off in cuts if 0 < off < len(text)) + [len(text)]
     heading_at = dict(doc.headings)
     doc_lang = detect_lang(text[:5000])
     chunks: list[Document] = []

@@ -19,17 +19,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
 
     from ingest.manifest import ManifestError
     from ingest.pipeline import IngestAborted, Ingestor, UsageError
     from rag.settings import get_settings
     from rag.store import IndexMismatchError, IndexUnavailableError
 
-    err = Console(stderr=True)
+    # soft_wrap: long paths and the `aimf ingest --rebuild` hint are never cut by a hard line break.
+    err = Console(stderr=True, soft_wrap=True)
     settings = get_settings()
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
-        err.print(f"[red]Erreur :[/] chemin introuvable : {', '.join(missing)}")
+        err.print(f"[red]Erreur :[/] chemin introuvable : {escape(', '.join(missing))}")
         return 2
     with _progress(err, disabled=args.quiet or args.json) as on_progress:
         try:
@@ -37,10 +39,10 @@ def run(args: argparse.Namespace) -> int:
                 ingestor = Ingestor(settings, on_progress=on_progress)
             report = ingestor.run(args.paths or None, rebuild=args.rebuild)
         except UsageError as exc:
-            err.print(f"[red]Erreur :[/] {exc}")
+            err.print(f"[red]Erreur :[/] {escape(str(exc))}")
             return 2
         except (IndexUnavailableError, IndexMismatchError, ManifestError, IngestAborted) as exc:
-            err.print(f"[red]Erreur :[/] {exc}")
+            err.print(f"[red]Erreur :[/] {escape(str(exc))}")
             return 1
     if args.json:
         data = report.as_dict()
@@ -53,14 +55,16 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_summary(report) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
-    out = Console()
+    # File names and messages are the user's and the libraries' text, never markup ("rapport [v2].pdf").
+    out = Console(soft_wrap=True)
     for e in report.errors:
-        out.print(f"[red]✗[/] {e['file']} : {e['message']}")
+        out.print(f"[red]✗[/] {escape(e['file'])} : {escape(e['message'])}")
     for w in report.warnings:
-        out.print(f"[yellow]![/] {w['file']} : {w['message']}")
+        out.print(f"[yellow]![/] {escape(w['file'])} : {escape(w['message'])}")
     for s in report.skipped_files:
-        out.print(f"[dim]– ignoré : {s['file']} ({s['reason']})[/]")
+        out.print(f"[dim]– ignoré : {escape(s['file'])} ({escape(s['reason'])})[/]")
     out.print(
         f"Documents : {report.added} ajouté(s), {report.updated} mis à jour, {report.unchanged} inchangé(s), "
         f"{report.removed} retiré(s), {report.skipped} ignoré(s), {report.failed} en échec. "

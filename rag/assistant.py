@@ -16,7 +16,7 @@ from langchain_core.documents import Document
 from langchain_core.runnables import RunnableLambda
 
 from rag.answer import ABSTAIN_MESSAGES, LLM_UNAVAILABLE_NOTICE, Answer, Passage, Timings
-from rag.citations import check_citations
+from rag.citations import PENDING, MarkerNumbering, check_citations
 from rag.generators.base import NOT_FOUND_TOKEN, GeneratorUnavailable
 from rag.generators.extractive import ExtractiveGenerator, SentenceVectors
 from rag.lang import detect_lang
@@ -25,7 +25,7 @@ from rag.retrieval import HybridRetriever
 from rag.relevance import coverage, support
 from rag.rewrite import rewrite
 from rag.settings import Settings, get_settings
-from rag.store import Store
+from rag.store import IndexUnavailableError, Store, check_manifest
 from rag.text import fold, tokens
 
 log = logging.getLogger("aimf.ask")
@@ -57,6 +57,7 @@ class Assistant:
     def retriever(self) -> HybridRetriever:
         with self._lock:
             if self._retriever is None:
+                check_manifest(self.settings)  # a damaged manifest is reported now, before any answer
                 self._store = Store.open(self.settings, self.model_id)
                 self._retriever = HybridRetriever(
                     store=self._store, embeddings=self.embeddings, k=self.settings.k, fetch_k=self.settings.fetch_k
@@ -119,7 +120,12 @@ class Assistant:
 
     def answer_stream(self, question: str, history: Iterable | None = None, generator: str | None = None,
                       k: int | None = None, where: dict | None = None, verbose: bool = False) -> Iterator[str | Answer]:
-        """Yield text pieces as the answer is written, then the final ``Answer``."""
+        """Yield text pieces as the answer is written, then the final ``Answer`` (whose text is authoritative).
+
+        An LLM's text is streamed only once it cites a passage. If text already streamed is then withdrawn (the
+        model failed mid-answer, or ended by saying the passages do not answer), a ``StreamReset`` is yielded: an
+        empty string, so plain concatenation is unaffected, that tells a display to clear what it showed before
+        the replacement text arrives."""
         t0 = time.perf_counter()
         question = self.validate(question)
         name = generator or self.settings.generator
@@ -145,6 +151,8 @@ class Assistant:
             )
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, IndexUnavailableError):
+                self.reset()  # the next question reconnects: answers resume by themselves once Chroma is back
             raise
         finally:
             log_answer(self.settings, question, name, result, error)
@@ -157,26 +165,44 @@ class Assistant:
         notices: list[str] = []
         prompt = None
         if name != "extractive":
+            shown = False  # some of the model's text was streamed to the caller
             try:
                 writer = self.generator(name)
                 if verbose:
                     from rag.generators.prompt import render_prompt
 
-                    prompt = render_prompt(question, passages, lang)
+                    # The writer's own settings decide how passages are trimmed: show exactly what it is sent.
+                    prompt = render_prompt(question, passages, lang, settings=self.settings)
                 raw = ""
                 streamer = _MarkerStream(len(passages))
-                for piece in writer.stream(question, passages, lang):
-                    raw += piece
-                    out = streamer.feed(piece)
-                    if out and NOT_FOUND_TOKEN not in raw and not _maybe_not_found(raw):
-                        yield out
-                tail = streamer.flush()
-                if tail and NOT_FOUND_TOKEN not in raw:
-                    yield tail
-                if NOT_FOUND_TOKEN in raw or fold(raw).strip().startswith(fold(NOT_FOUND_TOKEN)[:8]):
-                    return self._abstention(base, passages, "llm")
+                pending = ""  # renumbered text not shown yet
+                pieces = writer.stream(question, passages, lang)
+                try:
+                    for piece in pieces:
+                        raw += piece
+                        if _says_not_found(raw):
+                            break  # the answer will be an abstention: stop the model now
+                        pending += streamer.feed(piece)
+                        # Nothing is shown before the text cites a passage: a model that cites nothing is replaced
+                        # by the extractive answer, and the caller must not have seen its text.
+                        if pending and streamer.cited:
+                            yield pending
+                            shown, pending = True, ""
+                finally:
+                    close = getattr(pieces, "close", None)
+                    if close:
+                        close()
+                if _says_not_found(raw):
+                    if shown:
+                        yield StreamReset()
+                    answer = self._abstention(base, passages, "llm")
+                    answer.prompt = prompt
+                    return answer
+                pending += streamer.flush()
                 checked = check_citations(raw, passages)
                 if checked.citations:
+                    if pending:
+                        yield pending
                     return Answer(text=checked.text, citations=checked.citations, removed_markers=checked.removed_markers,
                                   further=_uncited(passages, checked.citations), prompt=prompt, **base)
                 notices.append(
@@ -185,11 +211,14 @@ class Assistant:
                 )
             except GeneratorUnavailable as exc:
                 log.warning("writer %s unavailable: %s", name, exc)
+                if shown:  # failed mid-answer: withdraw what was streamed, the extractive answer replaces it
+                    yield StreamReset()
                 notices.append(LLM_UNAVAILABLE_NOTICE.get(lang, LLM_UNAVAILABLE_NOTICE["fr"]))
         composed = ExtractiveGenerator(self.sentence_vectors, idf=self._idf).compose(question, passages, lang, query_vector)
         if composed is None:
             answer = self._abstention(base, passages, "extractive")
             answer.notices = notices
+            answer.prompt = prompt
             return answer
         checked = check_citations(composed.text, passages, composed.quotes)
         for piece in re.findall(r"\S+\s*", checked.text):
@@ -238,7 +267,12 @@ class Assistant:
     def documents(self) -> list[dict]:
         """Indexed documents (from the collection's metadata): source, title, kind, pages, chunks."""
         docs: dict[str, dict] = {}
-        for d in self.retriever.lexical().docs:
+        try:
+            chunks = self.retriever.lexical().docs
+        except IndexUnavailableError:
+            self.reset()
+            raise
+        for d in chunks:
             m = d.metadata
             entry = docs.setdefault(m.get("source", "?"), {
                 "source": m.get("source", "?"), "title": m.get("title", ""), "kind": m.get("kind", ""),
@@ -286,40 +320,44 @@ def missing_names(question: str, passages: list[Passage], names: bool = True) ->
     return missing
 
 
-def _maybe_not_found(raw: str) -> bool:
-    """True while the stream could still be the start of the not-found token (hold it back)."""
-    head = fold(raw.strip())
-    return bool(head) and fold(NOT_FOUND_TOKEN).startswith(head[: len(NOT_FOUND_TOKEN)])
+def _says_not_found(raw: str) -> bool:
+    """The model answered the not-found token (possibly without its accent)."""
+    return NOT_FOUND_TOKEN in raw or fold(raw).strip().startswith(fold(NOT_FOUND_TOKEN)[:8])
+
+
+class StreamReset(str):
+    """Yielded by ``Assistant.answer_stream`` when the text streamed so far is withdrawn (see there)."""
+
+    def __new__(cls) -> "StreamReset":
+        return super().__new__(cls, "")
 
 
 class _MarkerStream:
-    """Renumbers [n] markers as text streams in, holding back a possibly unfinished marker, and drops markers
-    that point to no passage; the final text is checked again by ``check_citations``."""
+    """Renumbers markers as text streams in, exactly as ``check_citations`` will renumber the whole text (same
+    parser, same order of first use): markers that point to no passage are dropped, grouped, full-width and
+    doubled markers are rewritten, and the end of the text is held back while it may still be an unfinished
+    marker ("[", "[1", "[1,")."""
 
     def __init__(self, n_passages: int):
-        self.n = n_passages
+        self.numbering = MarkerNumbering(n_passages)
         self.buffer = ""
-        self.mapping: dict[int, int] = {}
+
+    @property
+    def mapping(self) -> dict[int, int]:
+        """Passage number (1-based, as the writer saw it) -> citation number."""
+        return {idx + 1: n for idx, n in self.numbering.renumber.items()}
+
+    @property
+    def cited(self) -> bool:
+        """Whether the text released so far cites at least one passage."""
+        return bool(self.numbering.renumber)
 
     def feed(self, piece: str) -> str:
         self.buffer += piece
-        cut = self.buffer.rfind("[")
-        if cut != -1 and "]" not in self.buffer[cut:] and len(self.buffer) - cut < 12:
-            ready, self.buffer = self.buffer[:cut], self.buffer[cut:]
-        else:
-            ready, self.buffer = self.buffer, ""
-        return self._renumber(ready)
+        hold = PENDING.search(self.buffer).start()  # always matches, possibly the empty string at the end
+        ready, self.buffer = self.buffer[:hold], self.buffer[hold:]
+        return self.numbering.sub(ready)
 
     def flush(self) -> str:
-        out, self.buffer = self._renumber(self.buffer), ""
+        out, self.buffer = self.numbering.sub(self.numbering.drop_truncated(self.buffer)), ""
         return out
-
-    def _renumber(self, text: str) -> str:
-        def sub(m: re.Match) -> str:
-            n = int(m.group(1))
-            if not 1 <= n <= self.n:
-                return ""
-            self.mapping.setdefault(n, len(self.mapping) + 1)
-            return f"[{self.mapping[n]}]"
-
-        return re.sub(r"\[(\d+)\]", sub, text)

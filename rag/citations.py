@@ -13,8 +13,13 @@ from dataclasses import dataclass
 from rag.answer import Citation, Passage
 from rag.text import split_sentences, tokens
 
-# [1]  [1, 2]  [1,2]  [1;2]  [1-2] ; also full-width or doubled brackets small models emit.
-MARKER = re.compile(r"\s?[\[【]{1,2}\s*(\d+(?:\s*[,;–-]\s*\d+)*)\s*[\]】]{1,2}")
+# [1]  [1, 2]  [1,2]  [1;2]  [1-2] ; also full-width (［1］), lenticular (【1】) or doubled brackets small models emit.
+_OPEN, _CLOSE = r"\[【［", r"\]】］"  # character-class contents
+MARKER = re.compile(rf"\s?[{_OPEN}]{{1,2}}\s*(\d+(?:\s*[,;–-]\s*\d+)*)\s*[{_CLOSE}]{{1,2}}")
+# A marker cut off at the very end of the text (a writer stopped by max_tokens): "… Nantes [1" or "… [".
+TRUNCATED = re.compile(rf"\s?[{_OPEN}]{{1,2}}\s*(\d+(?:\s*[,;–-]\s*\d*)*)?[\s,;–-]*$")
+# The end of a streamed buffer that may still become (or extend) a marker: hold it until the next piece.
+PENDING = re.compile(rf"\s*(?:[{_OPEN}]{{1,2}}\s*(?:\d+(?:\s*[,;–-]\s*\d*)*)?\s*[{_CLOSE}]?)?$")
 
 
 @dataclass
@@ -35,37 +40,66 @@ def _expand(group: str) -> list[int]:
     return out
 
 
+class MarkerNumbering:
+    """Passage markers -> citation numbers, in order of first use. One instance sees the text from start to end;
+    ``check_citations`` and the streaming renumberer both go through it, so they always agree."""
+
+    def __init__(self, n_passages: int) -> None:
+        self.n_passages = n_passages
+        self.renumber: dict[int, int] = {}  # passage index (0-based) -> citation number
+        self.removed: list[int] = []  # marker numbers that match no passage
+
+    def replace(self, m: re.Match) -> tuple[str, list[int]]:
+        """The text replacing marker match ``m`` (renumbered, or "" when it cites nothing valid), and the passage
+        indexes this marker cites for the first time."""
+        numbers: list[int] = []
+        first: list[int] = []
+        for n in _expand(m.group(1)):
+            if 1 <= n <= self.n_passages:
+                idx = n - 1
+                if idx not in self.renumber:
+                    self.renumber[idx] = len(self.renumber) + 1
+                    first.append(idx)
+                if self.renumber[idx] not in numbers:
+                    numbers.append(self.renumber[idx])
+            else:
+                self.removed.append(n)
+        return (" " + "".join(f"[{n}]" for n in numbers) if numbers else ""), first
+
+    def sub(self, text: str) -> str:
+        return MARKER.sub(lambda m: self.replace(m)[0], text)
+
+    def drop_truncated(self, text: str) -> str:
+        """Remove a marker cut off at the end of the text, reporting the numbers it held."""
+        m = TRUNCATED.search(text)
+        if not m:
+            return text
+        self.removed += [int(d) for d in re.findall(r"\d+", m.group(0))]
+        return text[: m.start()]
+
+
 def check_citations(
     text: str, passages: list[Passage], quotes: dict[int, tuple[int, int]] | None = None
 ) -> Checked:
     """Validate and renumber markers; ``quotes`` may give, per passage index (0-based), the quote's span inside
     the passage (the extractive writer knows it). Otherwise the quote is the passage sentence that best matches
     the claim the marker closes."""
-    renumber: dict[int, int] = {}  # passage index -> new number
-    removed: list[int] = []
+    numbering = MarkerNumbering(len(passages))
+    text = numbering.drop_truncated(text)
     claim_for: dict[int, str] = {}
     pieces: list[str] = []
     last = 0
     for m in MARKER.finditer(text):
         pieces.append(text[last : m.start()])
         last = m.end()
-        numbers: list[int] = []
-        for n in _expand(m.group(1)):
-            if 1 <= n <= len(passages):
-                idx = n - 1
-                if idx not in renumber:
-                    renumber[idx] = len(renumber) + 1
-                    claim_for[idx] = _claim_before(text, m.start())
-                if renumber[idx] not in numbers:
-                    numbers.append(renumber[idx])
-            else:
-                removed.append(n)
-        if numbers:
-            pieces.append(" " + "".join(f"[{n}]" for n in numbers))
+        replacement, first = numbering.replace(m)
+        for idx in first:
+            claim_for[idx] = _claim_before(text, m.start())
+        pieces.append(replacement)
     pieces.append(text[last:])
     clean = _tidy("".join(pieces))
     citations = []
-    for idx, n in sorted(renumber.items(), key=lambda kv: kv[1]):
+    for idx, n in sorted(numbering.renumber.items(), key=lambda kv: kv[1]):
         p = passages[idx]
         qs, qe = (quotes or {}).get(idx) or best_sentence(p.text, claim_for.get(idx, ""))
         citations.append(
@@ -75,7 +109,7 @@ def check_citations(
                 passage=p.text, quote_start=qs, quote_end=qe,
             )
         )
-    return Checked(clean, citations, removed)
+    return Checked(clean, citations, numbering.removed)
 
 
 def best_sentence(passage: str, claim: str) -> tuple[int, int]:

@@ -11,14 +11,24 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterable
 
-from rag.text import tokens
+from rag.text import fold, tokens
 
 _CONTINUATION = re.compile(r"^\s*(et|mais|puis|ensuite|aussi|and|but|what about|how about|also)\b[\s,]*", re.I)
+# Words that refer to something named earlier wherever they stand: subject and stressed pronouns, possessives,
+# demonstratives.
 _PRONOUN = re.compile(
-    r"\b(il|elle|ils|elles|le|la|les|lui|leur|leurs|son|sa|ses|celui-ci|celle-ci|ceux-ci|celui|celle|"
-    r"ce projet|cette ville|cette commission|ce document|ce réseau|y|en|"
+    r"\b(il|elle|ils|elles|lui|leur|leurs|son|sa|ses|celui-ci|celle-ci|ceux-ci|celles-ci|celui|celle|"
+    r"ce projet|cette ville|cette commission|ce document|ce réseau|"
     r"he|she|it|they|them|his|her|its|their|this|that|these|those)\b", re.I,
 )
+# le / la / les / l' / en / y are object pronouns only before the verb ("Qui la préside ?", "Qu'en pense-t-il ?",
+# "Qui y participe ?"); elsewhere they are articles and prepositions ("Quel est le rôle de …", "… en Asie").
+_CLITIC = re.compile(
+    r"^\s*(?:qui|que|qu['’]|comment|pourquoi|combien|où|quand|est-ce\s+qu['’]\w*)\s*(?:ne\s+|n['’])?"
+    r"(?:le|la|les|l['’]|en|y)\b", re.I,
+)
+# Impersonal "il": "il y a", "y a-t-il", "s'agit-il", "faut-il" refer to nothing earlier.
+_IMPERSONAL = re.compile(r"\bil y a(?:vait)?\b|\by a-t-il\b|\b(?:s['’]agit|faut|reste)-(?:t-)?il\b", re.I)
 _QUESTION_START = re.compile(
     r"^\s*(qui|que|quoi|quel|quelle|quels|quelles|comment|pourquoi|combien|où|quand|est-ce|who|what|which|how|why|"
     r"when|where|is|are|does|do|did)\b", re.I,
@@ -53,9 +63,9 @@ def needs_context(question: str) -> bool:
     content = tokens(q)
     if _CONTINUATION.match(q):
         return True
-    if len(content) <= 3 and _PRONOUN.search(_strip_question_word(q)):
+    if len(content) <= 3 and (_PRONOUN.search(_IMPERSONAL.sub(" ", _strip_question_word(q))) or _CLITIC.match(q)):
         return True
-    return len(content) <= 1
+    return len(content) <= 1 and not _PROPER.search(q)  # "Qui est Vallier ?" stands alone
 
 
 def _strip_question_word(q: str) -> str:
@@ -89,10 +99,23 @@ def rewrite(question: str, history: Iterable | None, llm_rewrite: Callable[[str,
     if not history or not needs_context(question):
         return question
     if llm_rewrite is not None:
+        previous = history_questions(history)
         try:
-            rewritten = llm_rewrite(question, history_questions(history))
-            if rewritten and rewritten.strip():
-                return rewritten.strip()
+            rewritten = llm_rewrite(question, previous)
         except Exception:  # an unavailable model must not block the question
-            pass
+            rewritten = None
+        if rewritten and acceptable_rewrite(rewritten.strip(), question, previous):
+            return rewritten.strip()
     return rule_rewrite(question, history)
+
+
+def acceptable_rewrite(rewritten: str, question: str, previous: list[str]) -> bool:
+    """Whether a model's rewrite can replace the follow-up: it stands alone, keeps the names and numbers the
+    follow-up adds ("Et à Tunis ?" -> must still say Tunis), and is not merely an earlier question repeated."""
+    if not rewritten or needs_context(rewritten):
+        return False
+    if fold(rewritten).strip(" ?") in {fold(q).strip(" ?") for q in previous}:
+        return False
+    kept = fold(rewritten)
+    added = _PROPER.findall(question) + re.findall(r"\d+", question)
+    return all(fold(a) in kept for a in added)

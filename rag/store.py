@@ -16,7 +16,7 @@ from rag.settings import Settings
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 # Bumped when chunk boundaries or metadata change meaning: a collection built by another version is rebuilt.
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"  # 2: chunks no longer span a page break
 REBUILD_HINT = "Relancez l'indexation complète : aimf ingest --rebuild"
 
 
@@ -30,6 +30,18 @@ class IndexUnavailableError(RuntimeError):
 
 class IndexMissingError(RuntimeError):
     """No collection yet: nothing has been indexed."""
+
+
+class IndexDamagedError(IndexMismatchError):
+    """The index's manifest is unreadable: the index must be rebuilt (a subclass, so callers that handle a mismatch
+    handle this too)."""
+
+
+# Chroma's HTTP client waits forever by default (httpx timeout=None): a server that accepts connections and never
+# answers would hang every question. Seconds; module constants so that tests can shorten them.
+CONNECT_TIMEOUT = 3.0
+HTTP_TIMEOUT = 30.0  # per read/write: an upsert of 1,000 chunks or a page of 5,000 takes a few seconds at most
+SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def binding(settings: Settings, model_id: str) -> dict[str, Any]:
@@ -46,6 +58,12 @@ def describe_location(settings: Settings) -> str:
     return settings.chroma_url or str(settings.chroma_dir)
 
 
+def unavailable(location: str, exc: BaseException) -> IndexUnavailableError:
+    """The one message for "Chroma cannot be reached", naming where it was looked for."""
+    detail = str(exc).strip() or type(exc).__name__
+    return IndexUnavailableError(f"Index indisponible : impossible de joindre Chroma à {location} ({detail}).")
+
+
 def make_client(settings: Settings):
     """A Chroma client for these settings; raises ``IndexUnavailableError`` when the server is down."""
     import chromadb
@@ -55,20 +73,69 @@ def make_client(settings: Settings):
     try:
         if settings.chroma_url:
             url = urlparse(settings.chroma_url if "//" in settings.chroma_url else f"http://{settings.chroma_url}")
-            client = chromadb.HttpClient(
-                host=url.hostname or "127.0.0.1",
-                port=url.port or (443 if url.scheme == "https" else 8000),
-                ssl=url.scheme == "https",
-                settings=chroma_settings,
-            )
+            host, ssl = url.hostname or "127.0.0.1", url.scheme == "https"
+            port = url.port or (443 if ssl else 8000)
+            # Bounded probe first: building the client already talks to the server, with no timeout at all.
+            _probe(f"{'https' if ssl else 'http'}://{host}:{port}")
+            client = chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=chroma_settings)
+            _bound_timeouts(client)
             client.heartbeat()
             return client
         settings.chroma_dir.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
     except Exception as exc:  # chromadb raises several unrelated types for "cannot connect"
-        raise IndexUnavailableError(
-            f"Index indisponible : impossible de joindre Chroma à {describe_location(settings)} ({exc})."
-        ) from exc
+        raise unavailable(describe_location(settings), exc) from exc
+
+
+def _probe(base: str) -> None:
+    import httpx
+
+    try:
+        httpx.get(f"{base}/api/v2/heartbeat", timeout=httpx.Timeout(HTTP_TIMEOUT, connect=CONNECT_TIMEOUT)).raise_for_status()
+    except httpx.TimeoutException as exc:
+        raise TimeoutError(f"pas de réponse en {CONNECT_TIMEOUT:g} s") from exc
+    except httpx.ConnectError as exc:
+        raise ConnectionError("connexion refusée") from exc
+
+
+def _bound_timeouts(client) -> None:
+    """Give Chroma's HTTP session (shared by every client of this URL in the process) finite timeouts."""
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = httpx.Timeout(HTTP_TIMEOUT, connect=CONNECT_TIMEOUT)
+
+
+def check_manifest(settings: Settings) -> None:
+    """Raise ``IndexDamagedError`` when the index's manifest exists but is not a readable SQLite database. Reads
+    only: nothing is created or changed (a missing manifest is fine: a UI on another machine than the ingest has
+    none)."""
+    import sqlite3
+
+    path = settings.manifest_path
+    if not path.exists():
+        return
+    problem = None
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(SQLITE_MAGIC))
+        if head and head != SQLITE_MAGIC:  # an empty file is an empty database: the next ingest fills it
+            problem = "ce n'est pas une base SQLite"
+        elif head:
+            # Not mode=ro: a read-only connection to a WAL database leaves -wal/-shm files behind; a plain one that
+            # only reads removes them on close, so the folder is left as it was.
+            db = sqlite3.connect(str(path), timeout=30)
+            try:
+                db.execute("SELECT count(*) FROM documents").fetchone()
+            finally:
+                db.close()
+    except sqlite3.OperationalError:
+        return  # locked by a running ingest, a read-only data dir, tables not created yet: not a sign of damage
+    except (sqlite3.DatabaseError, OSError) as exc:  # "file is not a database", "disk image is malformed"
+        problem = str(exc)
+    if problem:
+        raise IndexDamagedError(f"Manifeste d'indexation endommagé ({path} : {problem}). {REBUILD_HINT}")
 
 
 @dataclass
@@ -79,43 +146,57 @@ class Store:
     name: str
     expected: dict[str, Any]
     _collection: Any = None
+    location: str = "Chroma"  # URL or folder, for error messages
 
     @classmethod
     def open(cls, settings: Settings, model_id: str, create: bool = False) -> "Store":
-        store = cls(make_client(settings), settings.collection, binding(settings, model_id))
+        store = cls(make_client(settings), settings.collection, binding(settings, model_id),
+                    location=describe_location(settings))
         store.collection(create=create)
         return store
 
     def collection(self, create: bool = False):
+        """The collection, behind a guard that turns connection failures into ``IndexUnavailableError``."""
         if self._collection is not None:
             return self._collection
         try:
             col = self.client.get_collection(self.name)
         except Exception as exc:
             if _is_connection_error(exc):
-                raise IndexUnavailableError(f"Index indisponible : {exc}") from exc
+                raise unavailable(self.location, exc) from exc
             if not create:
                 raise IndexMissingError(
                     f"Aucun index « {self.name} » : lancez d'abord l'indexation (aimf ingest)."
                 ) from exc
-            col = self.client.create_collection(
-                self.name, metadata={"hnsw:space": "cosine", **self.expected}, embedding_function=None
-            )
+            try:
+                col = self.client.create_collection(
+                    self.name, metadata={"hnsw:space": "cosine", **self.expected}, embedding_function=None
+                )
+            except Exception as exc2:
+                if _is_connection_error(exc2):
+                    raise unavailable(self.location, exc2) from exc2
+                raise
         check_binding(self.name, col.metadata or {}, self.expected)
-        self._collection = col
-        return col
+        self._collection = _Guarded(col, self.location)
+        return self._collection
 
     def drop(self) -> None:
         try:
             self.client.delete_collection(self.name)
         except Exception as exc:
             if _is_connection_error(exc):
-                raise IndexUnavailableError(f"Index indisponible : {exc}") from exc
+                raise unavailable(self.location, exc) from exc
         self._collection = None
 
     def upsert(self, docs: list[Document], vectors: list[list[float]]) -> None:
         col = self.collection()
-        step = max(1, min(self.client.get_max_batch_size(), 1000))
+        try:
+            max_batch = self.client.get_max_batch_size()
+        except Exception as exc:
+            if _is_connection_error(exc):
+                raise unavailable(self.location, exc) from exc
+            raise
+        step = max(1, min(max_batch, 1000))
         for i in range(0, len(docs), step):
             part = docs[i : i + step]
             col.upsert(
@@ -187,6 +268,42 @@ def _clean_meta(meta: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _is_connection_error(exc: Exception) -> bool:
+class _Guarded:
+    """A Chroma collection whose calls turn connection failures (server stopped, restarting, silent) into
+    ``IndexUnavailableError`` naming the server; every other error, and every attribute, passes through."""
+
+    def __init__(self, collection: Any, location: str):
+        self._col = collection
+        self._location = location
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._col, name)
+        if not callable(value):
+            return value
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return value(*args, **kwargs)
+            except Exception as exc:
+                if _is_connection_error(exc):
+                    raise unavailable(self._location, exc) from exc
+                raise
+
+        return call
+
+    def __repr__(self) -> str:
+        return f"<guarded {self._col!r}>"
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    try:
+        import httpx
+
+        if isinstance(exc, httpx.TransportError):  # connect/read/write errors and timeouts, protocol errors
+            return True
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
     text = f"{type(exc).__name__} {exc}".lower()
     return any(s in text for s in ("connect", "timeout", "timed out", "refused", "unreachable", "network"))

@@ -174,15 +174,15 @@ def test_pdf_pages_and_title_from_metadata(tmp_path):
     doc = load(path)
     assert doc.kind == "pdf" and doc.pages == 2
     assert doc.title == "Rapport sur les villes numériques"
-    chunks = chunk_document(doc, "rapport.pdf", "sha-p", chunk_size=100, chunk_overlap=0)
-    assert_chunks_well_formed(doc, chunks, "rapport.pdf", "sha-p")
-    pages = {c.metadata["page"] for c in chunks}
-    assert pages == {1, 2}
-    for c in chunks:
-        if "gouvernance" in c.page_content or "expériences" in c.page_content:
-            assert c.metadata["page"] == 1, c.page_content
-        if "services publics" in c.page_content or "démarches" in c.page_content:
-            assert c.metadata["page"] == 2, c.page_content
+    for size in (100, 1000):  # small chunks, and chunks big enough to hold both pages: never across a page break
+        chunks = chunk_document(doc, "rapport.pdf", "sha-p", chunk_size=size, chunk_overlap=size // 5)
+        assert_chunks_well_formed(doc, chunks, "rapport.pdf", "sha-p")
+        assert {c.metadata["page"] for c in chunks} == {1, 2}
+        for c in chunks:
+            on_1 = "gouvernance" in c.page_content or "expériences" in c.page_content
+            on_2 = "services publics" in c.page_content or "démarches" in c.page_content
+            assert on_1 != on_2, c.page_content
+            assert c.metadata["page"] == (1 if on_1 else 2), c.page_content
 
 
 def test_pdf_page_numbers_survive_an_empty_first_page(tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import re
 import threading
 import time
 import warnings
@@ -156,15 +157,22 @@ class LlamaCppGenerator:
     def stream(self, question: str, passages: list[Passage], lang: str) -> Iterator[str]:
         model = self._model()
         messages = build_messages(question, passages, lang, settings=self.settings)
+        yield from self._stream_messages(model, messages, self.settings.llm_max_tokens)
+
+    def complete(self, messages: list[Any], max_tokens: int) -> str:
+        """The whole reply to ``messages`` (short tasks such as rewriting a follow-up question), with the same
+        settings, lock and deadline as answers. Raises GeneratorUnavailable."""
+        return "".join(self._stream_messages(self._model(), messages, max_tokens))
+
+    def _stream_messages(self, model: _LoadedModel, messages: list[Any], max_tokens: int) -> Iterator[str]:
         timeout = self.settings.llm_timeout
         # Bounded wait: two interleaved streams in one thread would otherwise deadlock.
         if not model.lock.acquire(timeout=timeout):
             raise GeneratorUnavailable("modèle local occupé : délai dépassé (AIMF_LLM_TIMEOUT)")
         try:
             # Generation is bounded by max_tokens; the wall-clock deadline also covers a very slow machine.
-            chunks = model.chat.stream(
-                messages, max_tokens=self.settings.llm_max_tokens, temperature=self.settings.llm_temperature
-            )
+            # Both are passed on every call: ChatLlamaCpp's own defaults (256 tokens, temperature 0.8) never apply.
+            chunks = model.chat.stream(messages, max_tokens=max_tokens, temperature=self.settings.llm_temperature)
             yield from _relay(chunks, time.monotonic() + timeout, "modèle local")
         finally:
             model.lock.release()
@@ -234,10 +242,20 @@ class OpenAIGenerator:
         return self._chat
 
     def stream(self, question: str, passages: list[Passage], lang: str) -> Iterator[str]:
+        messages = build_messages(question, passages, lang, settings=self.settings)
+        yield from self._stream_messages(messages, self.settings.llm_max_tokens)
+
+    def complete(self, messages: list[Any], max_tokens: int) -> str:
+        """The whole reply to ``messages`` (short tasks such as rewriting a follow-up question), with the same
+        settings and deadline as answers. Raises GeneratorUnavailable."""
+        return "".join(self._stream_messages(messages, max_tokens))
+
+    def _stream_messages(self, messages: list[Any], max_tokens: int) -> Iterator[str]:
         chat = self._model()
         deadline = time.monotonic() + self.settings.llm_timeout
-        messages = build_messages(question, passages, lang, settings=self.settings)
-        yield from _relay(chat.stream(messages), deadline, f"serveur LLM à {_base_url(self.settings)}")
+        # The classic field again (see _model): a per-call extra_body replaces the default one.
+        chunks = chat.stream(messages, extra_body={"max_tokens": max_tokens})
+        yield from _relay(chunks, deadline, f"serveur LLM à {_base_url(self.settings)}")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -277,25 +295,23 @@ _REWRITE_SYSTEM = (
 )
 
 
+REWRITE_MAX_TOKENS = 64  # a standalone question is one short line
+# What small models put before the question itself: "Question reformulée :", "- ", "1. ", quotes.
+_REWRITE_NOISE = re.compile(
+    r"^(?:\s*(?:[-*•]|\d+[.)])\s+|\s*(?:question|standalone question|reformulation)[^:：\n]{0,30}[:：]\s*)+", re.I
+)
+
+
 def rewrite_with_llm(generator: Generator, question: str, previous: list[str]) -> str | None:
     """A standalone version of ``question`` written by the writer's own model; None when its output is unusable
-    (the caller then applies the deterministic rules)."""
+    (the caller then applies the deterministic rules). Raises GeneratorUnavailable when the model cannot run."""
     from langchain_core.messages import HumanMessage, SystemMessage
 
     history = "\n".join(f"- {q}" for q in previous[-3:])
     messages = [SystemMessage(_REWRITE_SYSTEM), HumanMessage(f"Questions précédentes :\n{history}\n\nQuestion de suivi : {question}")]
-    model = generator._model()  # type: ignore[attr-defined]
-    lock = getattr(model, "lock", None)
-    chat = getattr(model, "chat", model)
-    if lock is not None and not lock.acquire(timeout=generator.settings.llm_timeout):  # type: ignore[attr-defined]
-        return None
-    try:
-        text = _text(chat.invoke(messages)).strip()
-    except Exception as exc:
-        raise GeneratorUnavailable(_describe(exc)) from exc
-    finally:
-        if lock is not None:
-            lock.release()
-    line = text.splitlines()[0].strip().strip('"«» ') if text else ""
+    settings: Settings = generator.settings  # type: ignore[attr-defined]
+    text = generator.complete(messages, min(settings.llm_max_tokens, REWRITE_MAX_TOKENS)).strip()  # type: ignore[attr-defined]
+    line = text.splitlines()[0] if text else ""
+    line = _REWRITE_NOISE.sub("", line).strip().strip('"«»“” ').strip()
     too_long = len(line) > 3 * (len(question) + len(previous[-1] if previous else ""))
     return line if line and not too_long else None

@@ -1,0 +1,220 @@
+"""The suite's metric functions on hand-made cases whose values are worked out by hand (no model, no index)."""
+
+from __future__ import annotations
+
+import pytest
+
+from evals import metrics as M
+from evals.runner import diagnose, score, summarise
+from rag.answer import Answer, Citation, Passage
+
+PASSAGE = "Dès 2013, l'AIMF s'est dotée d'une **Commission** présidée par la Ville de **Nantes**."
+OTHER = "À Cotonou, la construction du Pôle numérique des services municipaux, une première au Bénin."
+
+
+# --- retrieval ----------------------------------------------------------------------------------------------
+def test_evidence_matching_ignores_case_whitespace_and_markdown_emphasis() -> None:
+    hits = M.evidence_hits(["présidée   par la ville\nde Nantes.", OTHER], ["Présidée par la **Ville de Nantes**"])
+    assert hits == [{0}, set()]
+    # and the other way round: emphasis in the passage, none in the evidence
+    assert M.evidence_hits([PASSAGE], ["d'une Commission présidée"]) == [{0}]
+    assert M.evidence_hits([PASSAGE], ["__Commission__ présidée par la Ville"]) == [{0}]
+
+
+def test_recall_and_mrr_at_k() -> None:
+    hits = [set(), {0}, set(), {1}]
+    assert M.recall_at_k(hits, 2, 1) == 0.0
+    assert M.recall_at_k(hits, 2, 2) == 0.5
+    assert M.recall_at_k(hits, 2, 5) == 1.0
+    assert M.mrr_at_k(hits, 2, 10) == 0.5
+    assert M.mrr_at_k([set(), set(), {0}], 1, 10) == pytest.approx(1 / 3)
+    assert M.mrr_at_k([set()] * 3, 1, 10) == 0.0
+    assert M.mrr_at_k([set()] * 10 + [{0}], 1, 10) == 0.0  # rank 11 is outside MRR@10
+    # no evidence (unanswerable): not applicable rather than 0 or 1
+    assert M.recall_at_k(hits, 0, 5) is None and M.mrr_at_k(hits, 0) is None
+    assert M.recall_at_k([], 1, 5) == 0.0  # nothing retrieved
+
+
+# --- citations ----------------------------------------------------------------------------------------------
+def test_citation_precision_and_recall() -> None:
+    assert M.citation_precision([{0}, set()]) == 0.5
+    assert M.citation_precision([{0}, {1}]) == 1.0
+    assert M.citation_recall([{0}, {0}], 2) == 0.5
+    assert M.citation_recall([{0}, {1}], 2) == 1.0
+
+
+def test_no_citations() -> None:
+    assert M.citation_precision([]) is None  # undefined, not perfect
+    assert M.citation_recall([], 2) == 0.0  # nothing cited: no evidence covered
+    assert M.citation_recall([], 0) is None
+
+
+# --- answer text --------------------------------------------------------------------------------------------
+def test_answer_containment() -> None:
+    assert M.answer_containment("Dès 2013, la commission est présidée par la Ville de Nantes. [1]", "Nantes") == 1.0
+    assert M.answer_containment("présidée par la ville de **NANTES** [1]", "la Ville de Nantes") == 1.0
+    assert M.answer_containment("Cotonou, une première au Benin [1]", "au Bénin") == 1.0  # accents ignored
+    assert M.answer_containment("La commission est présidée par Paris.", "Nantes") == 0.0
+
+
+def test_answer_containment_key_terms() -> None:
+    answer = "Les défis sont techniques, humains et organisationnels [1]."
+    assert M.answer_containment(answer, "technical, human and organisational challenges",
+                                ["technical|techniques", "human|humains", "organisational|organisationnels"]) == 1.0
+    assert M.answer_containment("Les défis sont techniques [1].", "x", ["techniques", "humains"]) == 0.0
+    assert M.key_terms_found("Les défis sont techniques [1].", "x", ["techniques", "humains"]) == (1, 2)
+    # whole words only: "six" is not in "sixième"
+    assert M.answer_containment("la sixième ville", "six", ["six"]) == 0.0
+    assert M.answer_containment("Six villes et provinces", "six") == 1.0
+    # a multi-word key term counts when its stemmed words are all present, even in another order
+    assert M.term_found("chartes territoriales de la donnée", "les chartes de la donnée territoriales")
+    # without key terms, every content word of the reference must be there
+    assert M.answer_containment("le Maire adjoint de Nantes présentera", "le Maire adjoint de Nantes") == 1.0
+    assert M.answer_containment("le Maire de Nantes", "le Maire adjoint de Nantes") == 0.0
+
+
+def test_empty_answer() -> None:
+    assert M.answer_containment("", "Nantes") == 0.0
+    assert M.answer_f1("", "Nantes") == 0.0
+    assert M.faithfulness("", {1: PASSAGE}) == (None, [])  # nothing claimed: excluded, not perfect
+    assert M.answer_containment("Nantes", "") is None  # no reference: not applicable
+
+
+def test_answer_f1() -> None:
+    # answer tokens (stemmed): preside, vill, nant ; reference: nant -> P 1/3, R 1, F1 0.5
+    assert M.answer_f1("présidée par la Ville de Nantes [1]", "Nantes") == pytest.approx(0.5)
+    assert M.answer_f1("Nantes", "Nantes") == 1.0
+    assert M.answer_f1("Cotonou", "Nantes") == 0.0
+
+
+# --- faithfulness -------------------------------------------------------------------------------------------
+def test_faithfulness_verbatim_and_token_support() -> None:
+    cited = {1: PASSAGE, 2: OTHER}
+    verbatim = "Dès 2013, l'AIMF s'est dotée d'une Commission présidée par la Ville de Nantes. [1]"
+    assert M.faithfulness(verbatim, cited)[0] == 1.0
+    # emphasis in the passage does not break the verbatim match
+    score, details = M.faithfulness("Commission présidée par la Ville de Nantes [1].", cited)
+    assert score == 1.0 and details[0].how == "verbatim"
+    # a claim the cited passage does not hold: 1 of 2 sentences supported
+    half = verbatim + " Le budget du pôle est de 3 millions d'euros. [2]"
+    score, details = M.faithfulness(half, cited)
+    assert score == 0.5 and [d.supported for d in details] == [True, False]
+    # not verbatim: 4 of 5 content words (vill, nant, commiss, 2013; not cotonou) in the cited passage = 80 %
+    score, details = M.faithfulness("La Ville de Nantes et la Commission de 2013 à Cotonou [1].", {1: PASSAGE})
+    assert score == 1.0 and details[0].how == "tokens 0.80"
+    score, details = M.faithfulness("La Ville de Nantes à Cotonou et au Bénin [1].", {1: PASSAGE})
+    assert score == 0.0 and details[0].how == "tokens 0.50"
+    # ...but the same words are supported when the sentence also cites the passage that holds the rest
+    assert M.faithfulness("La Ville de Nantes à Cotonou et au Bénin [1][2].", cited)[0] == 1.0
+
+
+def test_faithfulness_without_citations() -> None:
+    score, details = M.faithfulness("La commission est présidée par la Ville de Nantes.", {})
+    assert score == 0.0 and details[0].how == "no citation"
+    # a marker that resolves to no citation supports nothing either
+    assert M.faithfulness("La Ville de Nantes [3].", {1: PASSAGE})[0] == 0.0
+
+
+def test_marker_covers_the_text_since_the_previous_marker() -> None:
+    text = "Intro ici. Parmi eux : [1]\n- À Cotonou, un pôle [2][1]\n- Et Tunis ensuite"
+    assert M.answer_sentences(text) == [
+        ("Intro ici.", [1]), ("Parmi eux :", [1]), ("À Cotonou, un pôle", [2, 1]), ("Et Tunis ensuite", []),
+    ]
+    # the extractive writer puts the marker after the final period
+    assert M.answer_sentences("A est vrai. [1] B est faux. [2]") == [("A est vrai.", [1]), ("B est faux.", [2])]
+
+
+# --- abstention, latency, energy ----------------------------------------------------------------------------
+def test_abstention_precision_recall() -> None:
+    # (abstained, answerable)
+    pairs = [(True, False), (True, True), (False, False), (False, True), (True, False)]
+    p, r = M.abstention_scores(pairs)
+    assert p == pytest.approx(2 / 3) and r == pytest.approx(2 / 3)
+    assert M.abstention_scores([(False, True), (False, False)]) == (None, 0.0)  # never abstains
+    assert M.abstention_scores([(True, True), (False, True)]) == (0.0, None)  # no unanswerable question
+
+
+def test_percentiles() -> None:
+    assert M.percentile([4, 1, 3, 2], 50) == 2.5
+    assert M.percentile([1, 2, 3, 4], 95) == pytest.approx(3.85)
+    assert M.percentile([7.0], 95) == 7.0
+    assert M.percentile([], 50) is None
+
+
+def test_energy_and_carbon() -> None:
+    assert M.energy_wh(3600, 10) == pytest.approx(10.0)
+    assert M.energy_wh(1.8, 20) == pytest.approx(0.01)
+    assert M.co2e_g(10.0, 500) == pytest.approx(5.0)
+
+
+# --- per-question scoring (runner.score) on hand-made answers -------------------------------------------------
+CONFIG = {"energy": {"watts_per_core": 10.0, "grid_g_co2e_per_kwh": 400.0}, "targets": {}}
+
+
+def _gold(**kw):
+    from evals.dataset import GoldQuestion
+
+    base = dict(id="q1", lang="fr", question="Quelle ville préside la commission ?", answer="Nantes",
+                evidence=["présidée par la Ville de **Nantes**"], type="where", answerable=True)
+    return GoldQuestion(**(base | kw))
+
+
+def _passage(cid: str, text: str) -> Passage:
+    return Passage(chunk_id=cid, source="discours.txt", text=text)
+
+
+def _citation(n: int, p: Passage) -> Citation:
+    return Citation(n=n, source=p.source, quote=p.text, start=0, end=len(p.text), score=0.9, chunk_id=p.chunk_id,
+                    passage=p.text)
+
+
+def test_score_abstention_on_an_answerable_question() -> None:
+    ranking = [_passage("a", OTHER), _passage("b", PASSAGE)]
+    answer = Answer(text="Les documents disponibles ne permettent pas de répondre à cette question.",
+                    abstained=True, retrieved=ranking)
+    r = score(_gold(), answer, ranking, CONFIG)
+    m = r["metrics"]
+    assert m["recall_at_5"] == 1.0 and m["mrr_at_10"] == 0.5  # retrieval did its job
+    assert m["answer_containment"] == 0.0 and m["answer_f1"] == 0.0 and m["citation_recall"] == 0.0
+    assert m["citation_precision"] is None and m["faithfulness"] is None
+    assert r["failures"] == ["wrong abstention: answerable question abstained"]
+
+
+def test_score_answer_without_citations_and_unanswerable() -> None:
+    ranking = [_passage("b", PASSAGE)]
+    r = score(_gold(), Answer(text="Nantes préside la commission.", retrieved=ranking), ranking, CONFIG)
+    assert r["metrics"]["answer_containment"] == 1.0 and r["metrics"]["faithfulness"] == 0.0
+    assert "no citation" in r["failures"]
+    # an unanswerable question answered anyway; its tempting evidence does not count for retrieval metrics
+    gold = _gold(id="u1", answer="", answerable=False, question="Qui est le maire de Nantes ?")
+    text = "Dès 2013, l'AIMF s'est dotée d'une Commission présidée par la Ville de Nantes. [1]"
+    r = score(gold, Answer(text=text, citations=[_citation(1, ranking[0])], retrieved=ranking), ranking, CONFIG)
+    assert r["metrics"]["recall_at_5"] is None and r["metrics"]["citation_precision"] is None
+    assert r["metrics"]["faithfulness"] == 1.0
+    assert r["failures"] == ["missed abstention: unanswerable question answered"]
+
+
+def test_score_cited_passage_without_evidence_and_summary() -> None:
+    ranking = [_passage("a", OTHER), _passage("b", PASSAGE)]
+    text = ("Dès 2013, l'AIMF s'est dotée d'une Commission présidée par la Ville de Nantes. [1] "
+            "À Cotonou, la construction du Pôle numérique des services municipaux, une première au Bénin. [2]")
+    answer = Answer(text=text, citations=[_citation(1, ranking[1]), _citation(2, ranking[0])], retrieved=ranking)
+    r = score(_gold(), answer, ranking, CONFIG)
+    assert r["metrics"]["citation_precision"] == 0.5 and r["metrics"]["citation_recall"] == 1.0
+    assert r["failures"] == ["citation without evidence: [2]"]
+    r.update(latency_ms=100.0, cpu_s=0.36, timings={})
+    abstained = score(_gold(id="u", answer="", answerable=False), Answer(text="…", abstained=True), ranking, CONFIG)
+    abstained.update(latency_ms=300.0, cpu_s=0.0, timings={})
+    s = summarise([r, abstained], CONFIG)
+    assert s["n"] == 2 and s["citation_precision"] == 0.5 and s["abstention_precision"] == 1.0
+    assert s["abstention_recall"] == 1.0 and s["latency_p50_ms"] == 200.0
+    assert s["energy_wh"] == pytest.approx(0.001) and s["co2e_g"] == pytest.approx(0.0004)
+
+
+def test_diagnose_retrieval_miss_and_wrong_sentence() -> None:
+    record = {"answerable": True, "abstained": False, "answer": "Cotonou [1]", "evidence": ["Ville de Nantes"],
+              "key_terms_found": [0, 1], "citations": [{"n": 1, "has_evidence": False}], "sentences": [],
+              "metrics": {"recall_at_5": 0.0, "answer_containment": 0.0, "citation_precision": 0.0,
+                          "citation_recall": 0.0, "faithfulness": 1.0}}
+    causes = diagnose(record, {})
+    assert causes[0].startswith("retrieval miss") and causes[1].startswith("wrong sentence")

@@ -1,0 +1,150 @@
+"""End to end: a handful of gold questions through the real model, embedded Chroma and ``Assistant.answer``,
+producing every file; twice, to check the numbers repeat; then compare and gate on those real runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evals.dataset import load_jsonl
+from evals.runner import SUMMARY_KEYS, evaluate, load_config
+from test_eval_tools import fake_openai  # noqa: F401  (the FAKE OpenAI-compatible server fixture)
+
+pytestmark = pytest.mark.real
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLD = ROOT / "evals" / "datasets" / "aimf-gold.jsonl"
+# a who, a list, an English question, a city the speech never names, a role it never fills
+IDS = ["fr-09", "fr-15", "en-05", "un-04", "un-07"]
+QUALITY = ["recall_at_5", "mrr_at_10", "citation_precision", "citation_recall", "answer_containment", "answer_f1",
+           "faithfulness", "abstention_precision", "abstention_recall"]
+
+
+def _questions():
+    by_id = {q.id: q for q in load_jsonl(GOLD)}
+    return [by_id[i] for i in IDS]
+
+
+@pytest.fixture(scope="module")
+def runs(bundled_index, tmp_path_factory):
+    settings, assistant = bundled_index
+    out = tmp_path_factory.mktemp("eval-runs")
+    summaries = [evaluate(settings, _questions(), out / label, label=label, dataset=GOLD, assistant=assistant,
+                          progress=False) for label in ("first", "second")]
+    return out / "first", out / "second", summaries
+
+
+def _records(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def test_run_writes_every_file_with_the_summary_keys(runs) -> None:
+    first, _, (summary, _) = runs
+    for name in ("results.jsonl", "summary.json", "report.md", "report.html", "metrics.png", "latency.png"):
+        assert (first / name).is_file(), name
+    on_disk = json.loads((first / "summary.json").read_text(encoding="utf-8"))
+    assert set(SUMMARY_KEYS) <= set(on_disk)
+    assert on_disk["n"] == len(IDS) and on_disk["n_unanswerable"] == 2
+    for key in QUALITY:
+        assert on_disk[key] is None or 0 <= on_disk[key] <= 1, key
+    assert on_disk["latency_p50_ms"] > 0 and on_disk["latency_p95_ms"] >= on_disk["latency_p50_ms"]
+    assert on_disk["energy_wh"] > 0 and on_disk["co2e_g"] == pytest.approx(
+        on_disk["energy_wh"] / 1000 * load_config()["energy"]["grid_g_co2e_per_kwh"], rel=1e-3)
+    config = on_disk["config"]
+    assert config["generator"] == "extractive" and config["k"] == 5 and config["embedding_model"]
+    assert on_disk["notices"] == []  # every evidence string was found in the index
+
+    records = _records(first)
+    assert [r["id"] for r in records] == IDS
+    for r in records:
+        assert {"answer", "citations", "retrieved", "metrics", "timings", "cpu_s", "failures"} <= set(r)
+        assert r["retrieved"] and len(r["ranking"]) >= len(r["retrieved"])
+    dakar = records[IDS.index("un-04")]
+    assert dakar["abstained"] and dakar["failures"] == []
+    nantes = records[IDS.index("fr-09")]
+    assert nantes["metrics"]["recall_at_5"] == 1.0 and nantes["citations"]
+
+    md = (first / "report.md").read_text(encoding="utf-8")
+    for section in ("## Résumé", "## Définitions", "## Par langue", "## Par type de question", "Questions en échec",
+                    "Pires réponses", "![Latence](latency.png)", "faithfulness (test de soutien)"):
+        assert section in md, section
+    page = (first / "report.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == 2 and "<script" not in page
+
+
+def test_same_run_gives_the_same_numbers(runs) -> None:
+    first, second, (a, b) = runs
+    assert {k: a[k] for k in QUALITY} == {k: b[k] for k in QUALITY}
+    assert [r["metrics"] for r in _records(first)] == [r["metrics"] for r in _records(second)]
+    assert [r["answer"] for r in _records(first)] == [r["answer"] for r in _records(second)]
+
+
+def test_compare_two_real_runs(runs, tmp_path: Path) -> None:
+    from evals.compare import compare, write_files
+
+    first, second, _ = runs
+    result = compare([first, second], resamples=300)
+    assert result["n_common"] == len(IDS) and result["changed"] == []
+    for name in QUALITY:
+        d = result["metrics"][name]["deltas"][0]
+        assert d["delta"] in (0, None) and not d["significant"], name
+    md, page = write_files(result, tmp_path)
+    assert "answer_containment" in md.read_text(encoding="utf-8") and page.is_file()
+
+
+def test_gate_on_a_real_summary(runs, tmp_path: Path) -> None:
+    from aimf.cli import main
+
+    first, _, (summary, _) = runs
+    floors = tmp_path / "floors.json"
+    floors.write_text(json.dumps({"floors": {"recall_at_5": summary["recall_at_5"]}}))
+    assert main(["eval", "gate", "--summary", str(first / "summary.json"), "--floors", str(floors)]) == 0
+    floors.write_text(json.dumps({"floors": {"recall_at_5": 1.01}}))
+    assert main(["eval", "gate", "--summary", str(first / "summary.json"), "--floors", str(floors)]) == 1
+
+
+def test_unreachable_judge_is_skipped_with_a_notice(bundled_index, tmp_path: Path) -> None:
+    from conftest import free_port
+
+    settings, assistant = bundled_index
+    settings = settings.model_copy(update={"llm_base_url": f"http://127.0.0.1:{free_port()}/v1"})
+    summary = evaluate(settings, _questions()[:1], tmp_path / "judged", label="judged", dataset=GOLD,
+                       assistant=assistant, judge="openai", progress=False)
+    assert any("Juge LLM ignoré" in n for n in summary["notices"])
+    assert "judge_faithfulness" not in summary and summary["answer_containment"] is not None
+    assert "Juge LLM ignoré" in (tmp_path / "judged" / "report.md").read_text(encoding="utf-8")
+
+
+def test_judge_adds_scores_next_to_the_deterministic_ones(bundled_index, tmp_path: Path, fake_openai) -> None:
+    settings, assistant = bundled_index
+    settings = settings.model_copy(update={"llm_base_url": fake_openai, "llm_model": "fake"})
+    summary = evaluate(settings, _questions()[:2], tmp_path / "judged", label="judged", dataset=GOLD,
+                       assistant=assistant, judge="openai", progress=False)
+    assert summary["judge_faithfulness"] == 0.75 and summary["judge_relevance"] == 1.0 and summary["judge_n"] == 2
+    assert summary["faithfulness"] is not None  # the deterministic metric is still there
+    assert "judge_faithfulness (juge LLM)" in (tmp_path / "judged" / "report.md").read_text(encoding="utf-8")
+
+
+def test_eval_run_command(bundled_index, tmp_path: Path) -> None:
+    """`aimf eval run` as CI calls it (a fresh process, the index built by the fixture)."""
+    settings, _ = bundled_index
+    env = {**os.environ, "AIMF_DATA_DIR": str(settings.data_dir), "AIMF_EMBEDDING_MODEL": settings.embedding_model,
+           "HF_HUB_OFFLINE": "1"}
+    out = tmp_path / "cli-run"
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "aimf"), "eval", "run", "--dataset", str(GOLD), "--limit", "3",
+         "--out", str(out), "--label", "cli"],
+        env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "recall_at_5" in proc.stdout and "Évaluation" in proc.stderr  # table, progress bar
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["n"] == 3 and summary["config"]["label"] == "cli"
+    bad = subprocess.run([str(Path(sys.executable).parent / "aimf"), "eval", "run", "--dataset",
+                          str(tmp_path / "none.jsonl")], env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "introuvable" in bad.stderr

@@ -1,0 +1,205 @@
+"""compare, gate, from-feedback and the judge's plumbing, on hand-made run folders (no model needed)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from aimf.cli import main
+from evals.compare import compare
+from evals.dataset import load_jsonl
+from evals.gate import check, load_floors
+from evals.judge import OpenAIJudge, parse_grade
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _record(i: int, containment: float, abstained: bool = False, answerable: bool = True,
+            latency: float = 100.0) -> dict:
+    return {"id": f"q{i:02d}", "question": f"Question {i} ?", "lang": "fr", "type": "factual",
+            "answerable": answerable, "abstained": abstained, "answer": f"Réponse {i} [1]",
+            "metrics": {"recall_at_5": 1.0 if answerable else None, "mrr_at_10": 1.0 if answerable else None,
+                        "citation_precision": 1.0 if answerable and not abstained else None,
+                        "citation_recall": 1.0 if answerable else None,
+                        "answer_containment": containment if answerable else None,
+                        "answer_f1": containment if answerable else None, "faithfulness": 1.0},
+            "latency_ms": latency, "energy_wh": 0.001, "failures": []}
+
+
+def _run_dir(folder: Path, label: str, records: list[dict]) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    (folder / "summary.json").write_text(json.dumps({"n": len(records), "config": {"label": label}}), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def two_runs(tmp_path: Path) -> tuple[Path, Path]:
+    # 20 answerable questions: the baseline contains the reference in 10, the other run in all 20
+    base = [_record(i, 1.0 if i % 2 else 0.0) for i in range(20)]
+    better = [_record(i, 1.0, latency=50.0) for i in range(20)]
+    # and 4 unanswerable ones: the baseline abstains on all, the other run on none
+    base += [_record(20 + i, 0, abstained=True, answerable=False) for i in range(4)]
+    better += [_record(20 + i, 0, abstained=False, answerable=False) for i in range(4)]
+    return _run_dir(tmp_path / "base", "base", base), _run_dir(tmp_path / "better", "better", better)
+
+
+def test_compare_deltas_confidence_intervals_and_changed_questions(two_runs) -> None:
+    result = compare(list(two_runs), resamples=500, seed=7)
+    assert result["labels"] == ["base", "better"] and result["n_common"] == 24
+    cont = result["metrics"]["answer_containment"]
+    assert cont["values"] == [0.5, 1.0]
+    d = cont["deltas"][0]
+    assert d["delta"] == 0.5 and 0 < d["ci_low"] < 0.5 < d["ci_high"] <= 1.0 and d["significant"]
+    recall = result["metrics"]["abstention_recall"]
+    assert recall["values"] == [1.0, 0.0] and recall["deltas"][0]["delta"] == -1.0
+    lat = result["metrics"]["latency_p50_ms"]["deltas"][0]
+    assert lat["delta"] == -50.0
+    unchanged = result["metrics"]["recall_at_5"]["deltas"][0]
+    assert unchanged["delta"] == 0 and not unchanged["significant"]
+    changed = {c["id"]: c["outcomes"] for c in result["changed"]}
+    assert len(changed) == 14  # 10 now containing the reference, 4 no longer abstaining
+    assert changed["q00"] == ["answer misses reference", "ok"]
+    assert changed["q20"] == ["ok (abstention)", "answered unanswerable"]
+    # fixed seed: the same runs give the same intervals
+    assert compare(list(two_runs), resamples=500, seed=7) == result
+
+
+def test_compare_command_writes_markdown_and_html(two_runs, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "cmp"
+    assert main(["eval", "compare", str(two_runs[0]), str(two_runs[1]), "--out", str(out), "--resamples", "200"]) == 0
+    printed = capsys.readouterr().out
+    assert "answer_containment" in printed and "q00" in printed
+    md = (out / "compare.md").read_text(encoding="utf-8")
+    assert "| answer_containment | 0.500 | 1.000 | +0.500 [" in md and "▲" in md
+    page = (out / "compare.html").read_text(encoding="utf-8")
+    assert "data:image/png;base64," in page and "<table>" in page
+    assert json.loads((out / "compare.json").read_text())["n_common"] == 24
+    assert main(["eval", "compare", str(tmp_path / "missing")]) == 2
+
+
+# --- gate ---------------------------------------------------------------------------------------------------
+def test_gate_passes_and_fails_with_the_metrics_below_floor(tmp_path: Path, capsys) -> None:
+    floors = tmp_path / "floors.json"
+    floors.write_text(json.dumps({"floors": {"recall_at_5": 0.9, "faithfulness": 0.9, "abstention_recall": 0.5}}))
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"recall_at_5": 0.95, "faithfulness": 1.0, "abstention_recall": 0.5}))
+    assert main(["eval", "gate", "--summary", str(good), "--floors", str(floors)]) == 0
+    assert "réussi" in capsys.readouterr().out
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"recall_at_5": 0.80, "faithfulness": 1.0, "abstention_recall": None}))
+    assert main(["eval", "gate", "--summary", str(bad), "--floors", str(floors)]) == 1
+    out = capsys.readouterr().out
+    assert "recall_at_5 : 0.8 < seuil 0.9" in out and "abstention_recall : non mesuré" in out
+    assert "faithfulness" not in out.split("sous le seuil")[1]
+
+
+def test_bundled_floors_cover_the_gated_metrics() -> None:
+    floors = load_floors(ROOT / "evals" / "floors.json")
+    assert set(floors) == {"recall_at_5", "citation_precision", "abstention_precision", "abstention_recall",
+                           "faithfulness", "answer_containment"}
+    assert all(0 <= v <= 1 for v in floors.values())
+    assert check({k: v for k, v in floors.items()}, floors) == []  # a floor is inclusive
+
+
+# --- from-feedback ------------------------------------------------------------------------------------------
+def _feedback_export(tmp_path: Path, fmt: str) -> Path:
+    """A real `aimf feedback export` file, written by the UI's own store and exporter."""
+    from ui.feedback import FeedbackStore, export_lines
+
+    store = FeedbackStore(tmp_path / "feedback.sqlite")
+    store.record("up", {"question": "Quelle ville préside la commission ?", "text": "Présidée par la Ville de Nantes. [1]",
+                        "citations": [{"n": 1, "source": "discours.txt", "quote": "présidée par la Ville de Nantes"}],
+                        "generator": "extractive", "lang": "fr"})
+    store.record("down", {"question": "Qui modère les tables rondes ?", "text": "Les documents disponibles ne "
+                          "permettent pas de répondre à cette question.", "abstained": True, "generator": "extractive"},
+                 comment="Les deux modérateurs sont nommés !")
+    store.record("up", {"question": "What is the budget of the Cotonou hub?", "abstained": True,
+                        "text": "The available documents do not answer this question.", "generator": "openai"})
+    path = tmp_path / f"export.{fmt}"
+    path.write_text("".join(export_lines(store.rows(), fmt)), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_from_feedback_turns_votes_into_gold_lines(tmp_path: Path, fmt: str, capsys) -> None:
+    src = _feedback_export(tmp_path, fmt)
+    out = tmp_path / "gold.jsonl"
+    assert main(["eval", "from-feedback", str(src), "--out", str(out)]) == 0
+    assert "3 question(s)" in capsys.readouterr().out
+    up, down, abstained = load_jsonl(out)
+    assert up.answerable and not up.review and up.answer == "Présidée par la Ville de Nantes."
+    assert up.evidence == ["présidée par la Ville de Nantes"] and up.type == "feedback" and up.lang == "fr"
+    assert down.review and "Les deux modérateurs sont nommés" in down.note and down.evidence == []
+    assert not abstained.answerable and abstained.lang == "en" and not abstained.review
+    assert len({up.id, down.id, abstained.id}) == 3 and up.id.startswith("fb-")
+
+
+# --- judge plumbing -----------------------------------------------------------------------------------------
+def test_parse_grade() -> None:
+    assert parse_grade('{"faithfulness": 0.5, "relevance": 1}') == {"faithfulness": 0.5, "relevance": 1.0,
+                                                                    "raw": '{"faithfulness": 0.5, "relevance": 1}'}
+    assert parse_grade("Faithfulness: 0.8\nRelevance: 1.0")["relevance"] == 1.0
+    assert parse_grade('```json\n{"faithfulness": 2}\n```')["faithfulness"] == 1.0  # clipped to 0-1
+    assert "error" in parse_grade("je ne sais pas")
+
+
+def test_judge_unreachable_is_reported_not_raised() -> None:
+    from rag.settings import Settings
+
+    assert "AIMF_LLM_BASE_URL" in OpenAIJudge(Settings(_env_file=None)).unavailable()
+    from conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    assert "injoignable" in OpenAIJudge(Settings(_env_file=None, llm_base_url=url)).unavailable()
+
+
+class _FakeOpenAI(BaseHTTPRequestHandler):
+    """FAKE OpenAI-compatible server: /v1/models and a fixed chat completion (tests the judge's wiring only)."""
+
+    def log_message(self, *args) -> None:  # keep test output clean
+        pass
+
+    def _json(self, payload: dict) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self._json({"object": "list", "data": [{"id": "fake", "object": "model"}]})
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self._json({"id": "x", "object": "chat.completion", "created": 0, "model": "fake",
+                    "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                        "role": "assistant", "content": '{"faithfulness": 0.75, "relevance": 1.0}'}}],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+
+
+@pytest.fixture
+def fake_openai():
+    server = HTTPServer(("127.0.0.1", 0), _FakeOpenAI)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def test_judge_grades_through_an_openai_compatible_server(fake_openai) -> None:
+    from rag.answer import Answer, Citation
+    from rag.settings import Settings
+
+    judge = OpenAIJudge(Settings(_env_file=None, llm_base_url=fake_openai, llm_model="fake"))
+    assert judge.unavailable() is None
+    answer = Answer(text="Nantes [1]", citations=[Citation(n=1, source="d.txt", quote="Nantes", start=0, end=6,
+                                                           score=0.9, passage="présidée par la Ville de Nantes")])
+    grade = judge.grade("Quelle ville ?", answer)
+    assert grade["faithfulness"] == 0.75 and grade["relevance"] == 1.0
