@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     except (IndexMissingError, IndexMismatchError, IndexUnavailableError) as exc:
         err.print(f"[red]Erreur :[/] {exc}")
         return 1
-    print_summary(summary, out)
+    print_summary(summary, out, config.get("targets", {}))
     return 0
 
 
@@ -105,8 +105,9 @@ def evaluate(settings, questions: list[GoldQuestion], out: Path, *, label: str, 
     notices: list[str] = []
     missing = evidence_missing_from_index(assistant, questions)
     if missing:
-        notices.append(f"{len(missing)} preuve(s) introuvable(s) dans l'index ({', '.join(missing[:5])}…) : "
-                       "le bon corpus est-il indexé ?")
+        shown = ", ".join(missing[:5]) + ("…" if len(missing) > 5 else "")
+        notices.append(f"{len(missing)} question(s) dont une preuve est introuvable dans l'index ({shown}) : "
+                       "le bon corpus est-il indexé, une preuve est-elle coupée entre deux passages ?")
         console.print(f"[yellow]{notices[-1]}[/]")
     grader = None
     if judge:
@@ -124,6 +125,11 @@ def evaluate(settings, questions: list[GoldQuestion], out: Path, *, label: str, 
     for q in _progress(questions, progress, console):
         records.append(run_question(assistant, q, depth, config, grader))
 
+    fallback = sum(r["generator"] != settings.generator for r in records)
+    if fallback:  # an unreachable LLM silently measured as extractive would mislabel the run
+        notices.append(f"{fallback} réponse(s) sur {len(records)} rédigée(s) par « extractive » au lieu de "
+                       f"« {settings.generator} » (modèle indisponible ?)")
+        console.print(f"[yellow]{notices[-1]}[/]")
     summary = summarise(records, config)
     summary["config"] = run_config(settings, assistant, label, dataset, config, len(skipped), judge, grader)
     summary["notices"] = notices
@@ -324,11 +330,10 @@ def write_outputs(out: Path, records: list[dict], summary: dict, config: dict) -
     write_report(out, records, summary, config)
 
 
-def print_summary(summary: dict, out: Path) -> None:
+def print_summary(summary: dict, out: Path, targets: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    targets = load_config().get("targets", {})
     table = Table(title=f"Évaluation « {summary['config']['label']} » ({summary['n']} questions)")
     for col in ("métrique", "valeur", "cible"):
         table.add_column(col, justify="right" if col != "métrique" else "left")

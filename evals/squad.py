@@ -65,9 +65,15 @@ def squad_settings(settings: Settings, path: Path) -> Settings:
 def index_squad(settings: Settings, path: Path, embeddings=None, on_progress=None):
     """Index the file's paragraphs; returns (settings for that collection, questions, ingest report)."""
     from ingest.pipeline import Ingestor
+    from rag.store import IndexMismatchError
 
     paragraphs, questions = load_squad(path)
     sq = squad_settings(settings, path)
     write_corpus(paragraphs, sq.corpus_dir)
-    report = Ingestor(sq, embeddings=embeddings, on_progress=on_progress).run()
+    ingestor = Ingestor(sq, embeddings=embeddings, on_progress=on_progress)
+    try:
+        report = ingestor.run()
+    except IndexMismatchError:
+        # This collection is ours alone (built from the file): rebuild it with the current settings.
+        report = ingestor.run(rebuild=True)
     return sq, questions, report

@@ -18,7 +18,7 @@ from ingest.chunking import chunk_document
 from ingest.loaders import LoadError, UnsupportedFormat, load
 from ingest.manifest import DocumentRow, Manifest, ManifestError, PathRow, now_iso
 from rag.settings import Settings
-from rag.store import Store, binding, make_client
+from rag.store import Store, binding, describe_location, make_client
 
 # Files that describe the corpus folder itself rather than belonging to it.
 IGNORED_NAMES = {"readme.md", "lisezmoi.md", "readme.txt", "lisezmoi.txt"}
@@ -133,7 +133,10 @@ class Ingestor:
             if rebuild:
                 # Neither the old collection (maybe built with another model, which is why one rebuilds) nor the
                 # old manifest (maybe damaged) is opened: both are thrown away.
-                store = Store(make_client(self.settings), self.settings.collection, binding(self.settings, self.model_id))
+                store = Store(
+                    make_client(self.settings), self.settings.collection, binding(self.settings, self.model_id),
+                    location=describe_location(self.settings),
+                )
                 self.settings.manifest_path.unlink(missing_ok=True)
                 for suffix in ("-wal", "-shm"):
                     Path(str(self.settings.manifest_path) + suffix).unlink(missing_ok=True)

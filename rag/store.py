@@ -90,6 +90,8 @@ def make_client(settings: Settings):
         settings.chroma_dir.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
     except Exception as exc:  # chromadb raises several unrelated types for "cannot connect"
+        if not settings.chroma_url:
+            _forget_embedded(str(settings.chroma_dir))
         if not settings.chroma_url and is_storage_error(exc):
             # Embedded Chroma writes to its folder when it opens: a full or read-only disk stops it there.
             raise IndexStorageError(
@@ -98,6 +100,23 @@ def make_client(settings: Settings):
                 "AIMF_DATA_DIR) ; l'index n'a pas été modifié."
             ) from exc
         raise unavailable(describe_location(settings), exc) from exc
+
+
+def _forget_embedded(path: str) -> None:
+    """Chroma caches one System per folder and keeps it even when it failed to start (disk full, read-only): every
+    later client in this process would get the broken one. Drop it, so the next question opens the folder afresh."""
+    try:
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        system = SharedSystemClient._identifier_to_system.pop(path, None)
+        SharedSystemClient._identifier_to_refcount.pop(path, None)
+        if system is not None:
+            try:
+                system.stop()
+            except Exception:  # noqa: BLE001 - it never started
+                pass
+    except Exception:  # noqa: BLE001 - chromadb internals moved: nothing to forget
+        pass
 
 
 def is_storage_error(exc: BaseException) -> bool:

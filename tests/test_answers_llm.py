@@ -10,6 +10,7 @@ The unit tests at the end (marker streaming, citation checking, follow-up rewrit
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
@@ -177,8 +178,10 @@ class LlamaServer:
     def start(self) -> None:
         cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(GGUF), "--host", "127.0.0.1",
                "--port", str(self.port), "--n_ctx", "1024"]  # fmt: skip
+        # Passive OpenMP waits: spinning threads make llama.cpp many times slower on shared cores (rag/generators/llm.py).
+        env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
         with self.log.open("wb") as out:  # a file, not a pipe: a full pipe would block the server
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
         try:
             wait_http(f"{self.base_url}/models", timeout=90, proc=self.proc)
         except Exception as exc:

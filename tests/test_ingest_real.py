@@ -174,16 +174,27 @@ def test_real_ingest_stores_full_metadata_and_answers_a_dense_query(make_setting
 JSON_KEYS = {"added", "updated", "unchanged", "removed", "skipped", "failed", "errors", "chunks_written", "chunks_total", "seconds"}
 
 
-def test_cli_json_summary_and_exit_codes(make_settings, tmp_path):
+def test_cli_json_summary_exit_codes_mismatch_and_rebuild(make_settings, fake_embeddings, tmp_path):
+    """One data dir through the real `aimf ingest`: a collection built by another model (clear error, exit 1), then
+    `--rebuild` with the real model (JSON summary; exit 1 because one file fails, the others indexed), a re-run
+    (exit 0, nothing embedded), the human summary, one file on the command line, a damaged manifest, bad usage."""
+    from ingest.pipeline import Ingestor
+
     settings = make_settings(chunk_size=300, chunk_overlap=30)
     corpus = settings.corpus_dir
     (corpus / "discours.txt").write_text("Discours\n\n" + "\n\n".join(FRENCH_PARAGRAPHS), encoding="utf-8")
     (corpus / "guide.md").write_text("# Guide\n\n" + FRENCH_PARAGRAPHS[1], encoding="utf-8")
+    env = cli_env(settings)
+    Ingestor(settings, embeddings=fake_embeddings, model_id="un-autre-modele").run()  # FAKE vectors, other model
+
+    mismatch = aimf(["ingest", "--json"], env, tmp_path)
+    assert mismatch.returncode == 1 and mismatch.stdout == ""
+    assert "aimf ingest --rebuild" in mismatch.stderr and "un-autre-modele" in mismatch.stderr
+    assert "Traceback" not in mismatch.stderr, mismatch.stderr
+
     (corpus / "abime.pdf").write_bytes(os.urandom(3000))
     (corpus / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-    env = cli_env(settings)
-
-    done = aimf(["ingest", "--json"], env, tmp_path)
+    done = aimf(["ingest", "--json", "--rebuild"], env, tmp_path)
     assert done.returncode == 1, done.stderr  # one file failed, the others are indexed
     summary = json.loads(done.stdout)
     assert JSON_KEYS <= set(summary)
@@ -192,7 +203,8 @@ def test_cli_json_summary_and_exit_codes(make_settings, tmp_path):
     assert [e["file"] for e in summary["errors"]] == ["abime.pdf"] and "PDF" in summary["errors"][0]["message"]
     assert summary["chunks_written"] == summary["chunks_total"] > 0
     assert isinstance(summary["seconds"], (int, float)) and summary["seconds"] > 0
-    assert len(collection_state(settings)) == summary["chunks_total"]
+    state = collection_state(settings)
+    assert len(state) == summary["chunks_total"] and {m["source"] for m in state.values()} == {"discours.txt", "guide.md"}
 
     (corpus / "abime.pdf").unlink()
     again = aimf(["ingest", "--json"], env, tmp_path)
@@ -217,6 +229,14 @@ def test_cli_json_summary_and_exit_codes(make_settings, tmp_path):
     bad_option = aimf(["ingest", "--pas-une-option"], env, tmp_path)
     assert bad_option.returncode == 2
 
+    # A damaged manifest: exit 1, the path and the command to run, on whole lines (no hard wrapping).
+    settings.manifest_path.write_bytes(os.urandom(8192))
+    for suffix in ("-wal", "-shm"):
+        Path(str(settings.manifest_path) + suffix).unlink(missing_ok=True)
+    damaged = aimf(["ingest", "--json"], env, tmp_path)
+    assert damaged.returncode == 1 and "Traceback" not in damaged.stderr, damaged.stderr
+    assert "aimf ingest --rebuild" in damaged.stderr and str(settings.manifest_path) in damaged.stderr
+
 
 def test_cli_with_chroma_down_names_the_url_and_leaves_the_manifest_untouched(make_settings, fake_embeddings, tmp_path):
     from ingest.pipeline import Ingestor
@@ -230,31 +250,11 @@ def test_cli_with_chroma_down_names_the_url_and_leaves_the_manifest_untouched(ma
     files = sorted(settings.manifest_path.parent.iterdir())
     before = {p: p.read_bytes() for p in files}
     url = f"http://127.0.0.1:{free_port()}"
-    for args in (["ingest", "--json"], ["ingest"]):
-        done = aimf(args, cli_env(settings, AIMF_CHROMA_URL=url), tmp_path, timeout=120)
-        assert done.returncode == 1
-        assert url in done.stderr and "Traceback" not in done.stderr, done.stderr
+    done = aimf(["ingest"], cli_env(settings, AIMF_CHROMA_URL=url), tmp_path, timeout=120)
+    assert done.returncode == 1
+    assert url in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert sorted(settings.manifest_path.parent.iterdir()) == files
     assert {p: p.read_bytes() for p in files} == before
-
-
-def test_cli_damaged_manifest_and_model_mismatch_are_clear(make_settings, fake_embeddings, tmp_path):
-    from ingest.pipeline import Ingestor
-
-    settings = make_settings()
-    (settings.corpus_dir / "doc.txt").write_text(FRENCH_PARAGRAPHS[0], encoding="utf-8")
-    Ingestor(settings, embeddings=fake_embeddings, model_id="un-autre-modele").run()  # FAKE vectors, other model
-    mismatch = aimf(["ingest", "--json"], cli_env(settings), tmp_path)
-    assert mismatch.returncode == 1 and "aimf ingest --rebuild" in mismatch.stderr and "Traceback" not in mismatch.stderr
-    rebuilt = aimf(["ingest", "--json", "--rebuild"], cli_env(settings), tmp_path)
-    assert rebuilt.returncode == 0, rebuilt.stderr
-    assert json.loads(rebuilt.stdout)["added"] == 1
-
-    settings.manifest_path.write_bytes(os.urandom(8192))
-    for suffix in ("-wal", "-shm"):
-        Path(str(settings.manifest_path) + suffix).unlink(missing_ok=True)
-    damaged = aimf(["ingest", "--json"], cli_env(settings), tmp_path)
-    assert damaged.returncode == 1 and "aimf ingest --rebuild" in damaged.stderr and "Traceback" not in damaged.stderr
 
 
 # --------------------------------------------------------------------------- interrupted run

@@ -27,11 +27,11 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 OUTSIDE = "198.51.100.7"  # TEST-NET-2: never a real host; any request to it is a leak
-PLANTED = f"""# <script>window.__aimfPwned = 'titre'</script>Fiche du marché flottant de Ganvié
+PLANTED = f"""# <script>window.aimfPwned = 'titre'</script>Fiche du marché flottant de Ganvié
 
-Le marché flottant de Ganvié accueille les pirogues des pêcheurs chaque samedi matin. <script>window.__aimfPwned = 1; alert('script')</script>
+Le marché flottant de Ganvié accueille les pirogues des pêcheurs chaque samedi matin. <script>window.aimfPwned = 1; alert('script')</script>
 
-Les pêcheurs de Ganvié vendent le poisson fumé <img src=x onerror="window.__aimfPwned = 2; alert('img')"> depuis leurs pirogues.
+Les pêcheurs de Ganvié vendent le poisson fumé <img src=x onerror="window.aimfPwned = 2; alert('img')"> depuis leurs pirogues.
 
 Photo du marché de Ganvié : ![photo](http://{OUTSIDE}/ganvie.png) et plan sur http://{OUTSIDE}/plan <img src="http://{OUTSIDE}/pixel.png">.
 """
@@ -73,9 +73,9 @@ def served(tmp_path_factory, e5_model_dir):
     shutil.copy(SPEECH, corpus / SPEECH.name)
     settings = Settings(_env_file=None, data_dir=root / "data", corpus_dir=corpus, embedding_model=str(e5_model_dir),
                         ui_allow_upload=True, ui_max_upload_mb=1)
-    report = Ingestor(settings).run()
+    assistant = Assistant(settings)  # one model, shared by the ingest and the app
+    report = Ingestor(settings, embeddings=assistant.embeddings, model_id=assistant.model_id).run()
     assert report.failed == 0 and report.added == 1
-    assistant = Assistant(settings)
     assistant.warm_up()
     app = build_app(assistant, settings)
     url = launch(app)
@@ -147,7 +147,7 @@ def test_follow_up_uses_the_history(client):
 @pytest.mark.real
 def test_empty_question_is_refused_in_french(client):
     final = client.predict("   ", [], "extractive", 5, [], "fr", api_name="/ask")
-    assert final[0] == [] and "La question est vide" in final[5]
+    assert final[0] == [] and "La question est vide" in final[-2]  # (chat, sources, question box, status, answer)
 
 
 @pytest.mark.real
@@ -265,6 +265,12 @@ def test_browser_example_question_sources_and_thumbs_up(page, served, tmp_path):
     assert rows and rows[-1]["vote"] == "up" and rows[-1]["comment"] == "Réponse claire"
 
     page.screenshot(path=str(tmp_path / "chat-sources.png"), full_page=True)
+
+    page.locator("#aimf-lang").get_by_text("English").click()  # the interface switches, the conversation stays
+    page.locator("#aimf-send").get_by_text("Send").wait_for()
+    assert page.get_by_role("tab", name="Chat").count() == 1
+    assert "relevance 0." in page.locator("#aimf-sources").inner_text()
+    assert page.locator("#aimf-chat .aimf-marker").count() >= 1
     assert not watch.dialogs and not watch.outside, (watch.dialogs, watch.outside)
 
 
@@ -279,14 +285,14 @@ def test_browser_planted_document_renders_inert(page, served, tmp_path):
     page.locator("#aimf-upload input[type=file]").set_input_files(str(planted))
     page.get_by_role("button", name="Indexer le document").click()
     page.locator("#aimf-upload-status").get_by_text("est indexé").wait_for()
-    docs = page.locator("#aimf-docs")
-    docs.get_by_text("Fiche du marché flottant de Ganvié").first.wait_for()
-    assert "<script>" in docs.inner_text()  # shown as text, not run
+    page.wait_for_function("document.querySelector('#aimf-docs').innerText.includes('marché flottant de Ganvié')")
+    assert "<script>" in page.locator("#aimf-docs").inner_text()  # shown as text, not run
 
     page.get_by_role("tab", name="Discussion").click()
-    page.locator("#aimf-question textarea").fill("Quand le marché flottant de Ganvié accueille-t-il les pirogues ?")
+    page.locator("#aimf-question textarea").fill("Que vendent les pêcheurs de Ganvié ?")
     page.locator("#aimf-question textarea").press("Enter")
     page.locator("#aimf-sources .aimf-card").first.wait_for()
+    assert "Ganvié" in page.locator("#aimf-chat .message.bot, #aimf-chat [data-testid=bot]").last.inner_text()
     page.locator("#aimf-sources .aimf-card").first.click()
     page.locator("#aimf-context .aimf-context").wait_for()
     page.wait_for_timeout(500)
@@ -296,6 +302,49 @@ def test_browser_planted_document_renders_inert(page, served, tmp_path):
     for area in ("#aimf-chat", "#aimf-sources", "#aimf-context", "#aimf-docs"):
         assert page.locator(f"{area} script, {area} img").count() == 0, area
         assert page.locator(f"{area} a[href*='{OUTSIDE}']").count() == 0, area
-    assert page.evaluate("window.__aimfPwned") is None
+    assert page.evaluate("window.aimfPwned === undefined")
     page.screenshot(path=str(tmp_path / "planted-document.png"), full_page=True)
     assert not watch.dialogs and not watch.outside, (watch.dialogs, watch.outside)
+
+
+# --- what a model writes is inert too (a FAKE writer: an LLM could echo anything) ------------------------------------
+@pytest.mark.browser
+def test_browser_model_output_renders_inert(page, tmp_path):
+    from rag.answer import Answer, Citation
+    from rag.settings import Settings
+    from test_ui_unit import FakeAssistant
+    from ui.app import build_app
+
+    text = (f"Voici ![carte](http://{OUTSIDE}/carte.png) et [le site](http://{OUTSIDE}/) ou "
+            f"<img src=\"http://{OUTSIDE}/p.png\" onerror=\"window.aimfPwned=1\"> <script>window.aimfPwned=2</script> "
+            f"<a href=\"javascript:alert(1)\">clic</a> www.{OUTSIDE}.example [1]")
+    passage = f"Avant <iframe src=\"http://{OUTSIDE}/\"></iframe> {text} après"
+
+    def script(question, history):
+        start = passage.index(text)
+        return Answer(text=text, question=question, standalone_question=question, citations=[
+            Citation(n=1, source="piege.md", title=f"<img src=http://{OUTSIDE}/t.png>Titre", quote=text, start=0,
+                     end=len(text), score=0.9, passage=passage, quote_start=start, quote_end=start + len(text))])
+
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", corpus_dir=tmp_path / "corpus")
+    app = build_app(FakeAssistant(settings, script=script), settings)
+    url = launch(app)
+    try:
+        watch = Watch(page)
+        page.goto(url)
+        page.locator("#aimf-question textarea").fill("Montrez-moi la carte")
+        page.locator("#aimf-question textarea").press("Enter")
+        page.locator("#aimf-chat .aimf-marker").first.wait_for()
+        page.locator("#aimf-sources .aimf-card").first.click()
+        page.locator("#aimf-context .aimf-context").wait_for()
+        page.wait_for_timeout(500)
+        bot = page.locator("#aimf-chat .message.bot, #aimf-chat [data-testid=bot]").last
+        assert "![carte]" in bot.inner_text() and "<script>" in bot.inner_text()
+        for area in ("#aimf-chat", "#aimf-sources", "#aimf-context"):
+            assert page.locator(f"{area} img, {area} script, {area} iframe").count() == 0, area
+            assert page.locator(f"{area} a").count() == 0, area  # no link at all, remote or javascript:
+        assert page.evaluate("window.aimfPwned === undefined")
+        page.screenshot(path=str(tmp_path / "model-output.png"), full_page=True)
+        assert not watch.dialogs and not watch.outside, (watch.dialogs, watch.outside)
+    finally:
+        app.close()

@@ -100,7 +100,7 @@ def test_chat_text_turns_markers_into_chips_and_escapes_the_rest():
 
 
 def test_sources_panel_escapes_titles_and_highlights_the_quote():
-    from ui.app import answer_record
+    from ui.handlers import answer_record
     from ui.render import context_html, sources_html
 
     answer = default_answer("q")
@@ -133,7 +133,7 @@ def test_quote_span_falls_back_to_search():
 
 # --- handlers with the FAKE assistant ---------------------------------------------------------------------------
 def test_respond_streams_then_records_the_answer(ui_settings):
-    from ui.app import Handlers
+    from ui.handlers import Handlers
 
     fake = FakeAssistant(ui_settings)
     h = Handlers(fake, ui_settings)
@@ -151,8 +151,9 @@ def test_respond_streams_then_records_the_answer(ui_settings):
                                        {"role": "assistant", "content": f"{QUOTE} [1]"}]
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # gr.Warning outside a request is a Python warning
 def test_question_error_is_a_french_message_and_keeps_the_chat(ui_settings):
-    from ui.app import Handlers
+    from ui.handlers import Handlers
 
     h = Handlers(FakeAssistant(ui_settings), ui_settings)
     outs = drain(h.respond("   ", [{"role": "user", "content": "x"}], None, "extractive", 5, [], "fr"))
@@ -166,7 +167,7 @@ def test_question_error_is_a_french_message_and_keeps_the_chat(ui_settings):
 
 def test_index_outage_resets_the_connection_and_says_so_in_french(ui_settings):
     from rag.store import IndexUnavailableError
-    from ui.app import Handlers
+    from ui.handlers import Handlers
 
     fake = FakeAssistant(ui_settings, script=lambda q, h: IndexUnavailableError("Index indisponible : refused"))
     h = Handlers(fake, ui_settings)
@@ -176,7 +177,7 @@ def test_index_outage_resets_the_connection_and_says_so_in_french(ui_settings):
 
 
 def test_unexpected_error_shows_no_stack_trace(ui_settings):
-    from ui.app import Handlers
+    from ui.handlers import Handlers
 
     h = Handlers(FakeAssistant(ui_settings, script=lambda q, h: KeyError("secret internals")), ui_settings)
     outs = drain(h.respond("Qui préside ?", [], None, "extractive", 5, [], "en"))
@@ -184,8 +185,9 @@ def test_unexpected_error_shows_no_stack_trace(ui_settings):
     assert "unexpected error" in text and "secret internals" not in text
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
 def test_writer_choices_show_unavailable_reasons(ui_settings):
-    from ui.app import Handlers, writer_choices
+    from ui.handlers import Handlers, writer_choices
 
     fake = FakeAssistant(ui_settings)
     choices = dict((v, label) for label, v in writer_choices(fake.generator_status(), "fr"))
@@ -197,7 +199,7 @@ def test_writer_choices_show_unavailable_reasons(ui_settings):
 
 # --- feedback ---------------------------------------------------------------------------------------------------
 def test_feedback_store_and_export_command(tmp_path, ui_settings):
-    from ui.app import Handlers
+    from ui.handlers import Handlers
 
     h = Handlers(FakeAssistant(ui_settings), ui_settings)
     state = drain(h.respond("Qui préside ?", [], None, "extractive", 5, [], "fr"))[-1][1]
