@@ -74,7 +74,7 @@ def build(records: list[dict], summary: dict, config: dict) -> Doc:
     rows += [["latency_p50_ms", summary["latency_p50_ms"], "", ""], ["latency_p95_ms", summary["latency_p95_ms"], "", ""],
              ["cpu_seconds", summary["cpu_seconds"], "", ""], ["energy_wh", summary["energy_wh"], "", ""],
              ["co2e_g", summary["co2e_g"], "", ""]]
-    doc.table(["métrique", "valeur", "cible", "état"], rows)
+    doc.table(["métrique", "valeur", "cible (jeu AIMF, extractif)", "état"], rows)
 
     doc.h("Définitions")
     energy = cfg["energy"]

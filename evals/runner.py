@@ -335,7 +335,7 @@ def print_summary(summary: dict, out: Path, targets: dict) -> None:
     from rich.table import Table
 
     table = Table(title=f"Évaluation « {summary['config']['label']} » ({summary['n']} questions)")
-    for col in ("métrique", "valeur", "cible"):
+    for col in ("métrique", "valeur", "cible (jeu AIMF)"):
         table.add_column(col, justify="right" if col != "métrique" else "left")
     for key in SUMMARY_KEYS:
         if key in ("n", "config"):

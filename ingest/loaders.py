@@ -306,17 +306,21 @@ def _load_docx(path: Path) -> LoadedDocument:
         raise LoadError(f"fichier Word illisible ou endommagé ({exc})") from exc
     except Exception as exc:  # zipfile.BadZipFile and friends
         raise LoadError(f"fichier Word illisible ou endommagé ({exc})") from exc
+    from docx.table import Table
+
     blocks: list[Block] = []
     title = (document.core_properties.title or "").strip()
-    for para in document.paragraphs:
-        style = (para.style.name if para.style is not None else "") or ""
+    # Paragraphs and tables in document order, so a table sits under the heading it follows.
+    for item in document.iter_inner_content():
+        if isinstance(item, Table):
+            for row in item.rows:
+                blocks.append(Block(" | ".join(cell.text.strip() for cell in row.cells)))
+            continue
+        style = (item.style.name if item.style is not None else "") or ""
         is_heading = style.lower().startswith(("heading", "titre", "title"))
         if is_heading and not title:
-            title = para.text.strip()
-        blocks.append(Block(para.text, heading=is_heading))
-    for table in document.tables:
-        for row in table.rows:
-            blocks.append(Block(" | ".join(cell.text.strip() for cell in row.cells)))
+            title = item.text.strip()
+        blocks.append(Block(item.text, heading=is_heading))
     return assemble(blocks, title, "docx")
 
 

@@ -61,9 +61,25 @@ class Manifest:
             self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.executescript(SCHEMA)
+            # A damaged page deep in the file only shows when it is read: check them all now (milliseconds for
+            # thousands of documents) rather than fail half-way through a run with a raw SQLite error.
+            problems = [r[0] for r in self.db.execute("PRAGMA quick_check(5)")]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError("; ".join(problems))
             self.db.execute("SELECT count(*) FROM documents").fetchone()
         except sqlite3.DatabaseError as exc:
-            raise ManifestError(f"Manifeste d'indexation endommagé ({path} : {exc}). {REBUILD_HINT}") from exc
+            if getattr(self, "db", None) is not None:
+                self.db.close()
+            damaged = not isinstance(exc, sqlite3.OperationalError) or any(
+                s in str(exc) for s in ("malformed", "not a database")
+            )
+            if damaged:
+                raise ManifestError(f"Manifeste d'indexation endommagé ({path} : {exc}). {REBUILD_HINT}") from exc
+            # Locked, read-only, disk full: the manifest is fine, rebuilding would not help.
+            raise ManifestError(
+                f"Manifeste d'indexation inaccessible ({path} : {exc}). Vérifiez l'espace disque et les droits "
+                f"d'écriture sur {path.parent} ; s'il est verrouillé, une autre indexation est peut-être en cours."
+            ) from exc
 
     def close(self) -> None:
         self.db.close()

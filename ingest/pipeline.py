@@ -87,9 +87,13 @@ def sha256_file(path: Path) -> str:
 @contextmanager
 def ingest_lock(settings: Settings) -> Iterator[None]:
     """One ingest at a time per collection and data dir (a second run waits)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     lock_path = settings.data_dir / f"ingest-{settings.collection}.lock"
-    with lock_path.open("w") as handle:
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        handle = lock_path.open("a")  # "a": never truncates, works on an existing lock file
+    except OSError as exc:  # read-only file system, no rights, disk full: nothing written, say what to check
+        raise IngestAborted(_storage_message(exc, settings)) from exc
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -200,8 +204,8 @@ class Ingestor:
                 rel = path.relative_to(root)
                 if any(part.startswith((".", "_")) for part in rel.parts) or not path.is_file():
                     continue
-                if path.name.lower() in IGNORED_NAMES:
-                    continue
+                if path.name.lower() in IGNORED_NAMES or path.name.startswith("~$"):
+                    continue  # the folder's own README; Word/Excel lock files of documents open in an editor
                 files.append((path, self._source_for(path, root)))
         return files
 
@@ -224,15 +228,19 @@ class Ingestor:
                 report.skipped += 1
                 report.skipped_files.append({"file": source, "reason": f"format non pris en charge ({path.suffix or 'sans extension'})"})
                 continue
-            stat = path.stat()
-            if stat.st_size > limit:
-                self._fail(report, source, f"fichier trop volumineux ({stat.st_size / 1e6:.1f} Mo > {self.settings.max_file_mb:g} Mo, réglage AIMF_MAX_FILE_MB)")
+            try:
+                stat = path.stat()
+                if stat.st_size > limit:
+                    self._fail(report, source, f"fichier trop volumineux ({stat.st_size / 1e6:.1f} Mo > {self.settings.max_file_mb:g} Mo, réglage AIMF_MAX_FILE_MB)")
+                    continue
+                previous = manifest.path_row(key)
+                if previous and previous.size == stat.st_size and previous.mtime_ns == stat.st_mtime_ns and manifest.document(previous.sha256):
+                    report.unchanged += 1
+                    continue
+                sha = sha256_file(path)
+            except OSError as exc:  # unreadable (rights), vanished since the scan: this file fails, not the run
+                self._fail(report, source, f"lecture impossible ({exc.strerror or exc})")
                 continue
-            previous = manifest.path_row(key)
-            if previous and previous.size == stat.st_size and previous.mtime_ns == stat.st_mtime_ns and manifest.document(previous.sha256):
-                report.unchanged += 1
-                continue
-            sha = sha256_file(path)
             row = PathRow(key, source, sha, stat.st_size, stat.st_mtime_ns)
             if previous and previous.sha256 == sha and manifest.document(sha):
                 manifest.put_path(row)  # touched, not changed

@@ -171,7 +171,7 @@ def check_embeddings(settings, state) -> Check:
     state["embeddings"], state["dim"] = embeddings, len(vector)
     note = ", construit à l'instant" if built_now else ""
     return Check("embeddings", "Modèle d'embeddings", True, True,
-                 f"{path} ({len(vector)} dimensions, une phrase encodée en {seconds:.1f} s{note})",
+                 f"{path} ({len(vector)} dimensions, chargé et une phrase encodée en {seconds:.1f} s{note})",
                  data={"path": str(path), "dim": len(vector)})
 
 

@@ -256,6 +256,85 @@ def test_openai_streams_then_falls_back_when_the_server_stops(bundled_index, lla
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# 2b. What the chain streams, whatever a writer does (a scripted writer in place of the model: deterministic)
+
+
+class ScriptedWriter:
+    """Stands in for an LLM writer: yields the given pieces, then optionally fails as a dropped server would."""
+
+    name = "scripted"
+
+    def __init__(self, pieces: list[str], fail: bool = False) -> None:
+        self.pieces, self.fail = pieces, fail
+
+    def stream(self, question, passages, lang):
+        from rag.generators.base import GeneratorUnavailable
+
+        yield from self.pieces
+        if self.fail:
+            raise GeneratorUnavailable("serveur LLM : connexion perdue")
+
+
+def _scripted_stream(bundled_index, monkeypatch, writer: ScriptedWriter) -> tuple[list, Answer]:
+    base_settings, base = bundled_index
+    assistant = new_assistant(llm_settings(base_settings), base)
+    monkeypatch.setattr(assistant, "generator", lambda name: writer)
+    pieces = list(assistant.answer_stream("Que construit-on à Cotonou ?", generator="llamacpp"))
+    assert isinstance(pieces[-1], Answer) and all(isinstance(p, str) for p in pieces[:-1])
+    return pieces[:-1], pieces[-1]
+
+
+@pytest.mark.real
+def test_stream_of_a_cited_llm_answer_is_the_final_text(bundled_index, monkeypatch):
+    from rag.assistant import StreamReset
+
+    # "No" + "us" could have been the start of NON_TROUVÉ: held, never lost; markers split, grouped, out of range.
+    writer = ScriptedWriter(["No", "us", " lisons que Cotonou construit un pôle [", "1", "]", " numérique [1, ", "9]."])
+    pieces, final = _scripted_stream(bundled_index, monkeypatch, writer)
+    assert final.generator == "llamacpp" and not final.notices and final.removed_markers == [9]
+    assert not any(isinstance(p, StreamReset) for p in pieces)
+    assert "".join(pieces) == final.text == "Nous lisons que Cotonou construit un pôle [1] numérique [1]."
+    assert_citation_contract(final)
+
+
+@pytest.mark.real
+def test_stream_shows_nothing_of_an_llm_answer_that_cites_nothing(bundled_index, monkeypatch):
+    writer = ScriptedWriter(["Une", " réponse", " sans", " aucune", " source", " [7]."])
+    pieces, final = _scripted_stream(bundled_index, monkeypatch, writer)
+    assert final.generator == "extractive" and final.notices == [NO_CITATION_NOTICE]
+    assert final.removed_markers == [] and "Pôle numérique des services" in final.text
+    assert "".join(pieces) == final.text  # only the extractive answer was streamed
+    assert len(pieces) > 3
+
+
+@pytest.mark.real
+def test_stream_is_withdrawn_when_the_writer_fails_mid_answer(bundled_index, monkeypatch):
+    from rag.assistant import StreamReset
+
+    writer = ScriptedWriter(["Cotonou construit [1]", " un pôle", " numé"], fail=True)
+    pieces, final = _scripted_stream(bundled_index, monkeypatch, writer)
+    resets = [i for i, p in enumerate(pieces) if isinstance(p, StreamReset)]
+    assert len(resets) == 1 and resets[0] > 0 and pieces[resets[0]] == ""  # plain concatenation is unaffected
+    assert "".join(pieces[: resets[0]]).startswith("Cotonou construit [1]")
+    assert "".join(pieces[resets[0] + 1 :]) == final.text  # what a display shows once it clears on the reset
+    assert final.generator == "extractive" and final.notices == [LLM_UNAVAILABLE_NOTICE["fr"]]
+    assert_citation_contract(final)
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("script", [["NON", "_TROUV", "É"], ["Cotonou [1].", " NON_TROUVÉ"], ["non_trouve"]])
+def test_stream_of_an_llm_abstention(bundled_index, monkeypatch, script):
+    from rag.assistant import StreamReset
+
+    pieces, final = _scripted_stream(bundled_index, monkeypatch, ScriptedWriter(script))
+    assert final.abstained and final.text == ABSTAIN_MESSAGES["fr"] and not final.citations
+    shown = [p for p in pieces if p]
+    assert shown[-1] == final.text and "TROUV" not in "".join(pieces).upper()
+    if len(shown) > 1:  # cited text was streamed first: withdrawn before the abstention
+        assert any(isinstance(p, StreamReset) for p in pieces)
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # 3. A planted prompt-injection document
 
 
@@ -268,19 +347,15 @@ PLANTED_SOURCE = "projet-x.md"
 PROJECT_QUESTION = "Quel est le budget du projet X ?"
 
 
-@pytest.fixture(scope="module")
-def planted_index(tmp_path_factory, e5_model_dir, bundled_index):
-    """The speech plus the planted document, indexed with the real embeddings into a fresh collection (the same
-    settings ``make_settings`` builds, but once for the module)."""
+@pytest.fixture
+def planted_index(make_settings, bundled_index):
+    """The speech plus the planted document, indexed with the real embeddings (the model already loaded for the
+    session) into a fresh data dir."""
     from ingest.pipeline import Ingestor
 
-    root = tmp_path_factory.mktemp("planted")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    shutil.copy(SPEECH, corpus / SPEECH.name)
-    (corpus / PLANTED_SOURCE).write_text(PLANTED, encoding="utf-8")
-    settings = Settings(_env_file=None, data_dir=root / "data", corpus_dir=corpus, embedding_model=str(e5_model_dir),
-                        collection="test-aimf")
+    settings = make_settings()
+    shutil.copy(SPEECH, settings.corpus_dir / SPEECH.name)
+    (settings.corpus_dir / PLANTED_SOURCE).write_text(PLANTED, encoding="utf-8")
     base = bundled_index[1]
     report = Ingestor(settings, embeddings=base.embeddings, model_id=base.model_id).run()
     assert report.failed == 0 and report.added == 2

@@ -267,6 +267,24 @@ def test_docx_headings_are_sections_and_title(tmp_path):
     assert load(make_docx(tmp_path / "g2.docx", title="Titre des propriétés")).title == "Titre des propriétés"
 
 
+def test_docx_table_stays_under_its_heading(tmp_path):
+    import docx
+
+    d = docx.Document()
+    d.add_heading("Budget 2024", level=1)
+    table = d.add_table(rows=2, cols=2)
+    for r, (k, v) in enumerate([("Voirie", "120 000 €"), ("Éclairage", "45 000 €")]):
+        table.cell(r, 0).text, table.cell(r, 1).text = k, v
+    d.add_heading("Calendrier", level=1)
+    d.add_paragraph("Les travaux commencent au printemps et durent six mois.")
+    d.save(str(tmp_path / "budget.docx"))
+    doc = load(tmp_path / "budget.docx")
+    chunks = chunk_document(doc, "budget.docx", "s", chunk_size=1000, chunk_overlap=0)
+    assert_chunks_well_formed(doc, chunks, "budget.docx", "s")
+    table_chunk = next(c for c in chunks if "Voirie | 120 000 €" in c.page_content)
+    assert table_chunk.metadata["section"] == "Budget 2024" and "printemps" not in table_chunk.page_content
+
+
 def test_corrupt_docx_is_a_clear_error(tmp_path):
     path = tmp_path / "abime.docx"
     path.write_bytes(b"PK\x03\x04 ceci n'est pas un vrai fichier Word" * 20)

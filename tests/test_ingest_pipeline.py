@@ -325,6 +325,45 @@ def test_file_over_the_size_limit_fails_clearly(env, make_settings):
     assert "trop volumineux" in report.errors[0]["message"] and "AIMF_MAX_FILE_MB" in report.errors[0]["message"]
 
 
+def test_unreadable_file_fails_alone(env, monkeypatch):
+    import ingest.pipeline as pipeline
+
+    env.write("bon.txt", french_doc(1))
+    locked = env.write("verrouille.txt", french_doc(2))
+    real_hash = pipeline.sha256_file
+
+    def hash_or_deny(path):
+        if Path(path).name == locked.name:
+            raise PermissionError(13, "Permission non accordée", str(path))
+        return real_hash(path)
+
+    monkeypatch.setattr(pipeline, "sha256_file", hash_or_deny)
+    report = env.run()
+    assert report.added == 1 and report.failed == 1
+    assert report.errors == [{"file": "verrouille.txt", "message": "lecture impossible (Permission non accordée)"}]
+    assert_consistent(env.settings)
+
+
+def test_office_lock_files_and_the_folder_readme_are_not_documents(env):
+    env.write("rapport.docx.txt", french_doc(1))
+    (env.corpus / "~$rapport.docx").write_bytes(b"\x00lock")  # Word's owner file while the document is open
+    env.write("README.md", "# Ce dossier\n\nDéposez vos documents ici.")
+    env.write(".cache/x.txt", french_doc(2))
+    report = env.run()
+    assert (report.added, report.failed, report.skipped) == (1, 0, 0)
+
+
+def test_data_dir_that_cannot_be_written_is_a_clear_abort(env, make_settings, tmp_path):
+    from ingest.pipeline import IngestAborted
+
+    blocker = tmp_path / "pas-un-dossier"
+    blocker.write_text("un fichier, pas un dossier", encoding="utf-8")
+    env.write("doc.txt", french_doc(1))
+    settings = make_settings(data_dir=blocker / "data")
+    with pytest.raises(IngestAborted, match="Vérifiez l'espace disque et les droits"):
+        env.run(settings=settings)
+
+
 def test_path_that_does_not_exist_is_a_usage_error(env):
     env.write("bon.txt", french_doc(1))
     missing = env.corpus / "nulle-part.txt"
@@ -444,6 +483,30 @@ def test_damaged_manifest_is_a_clear_error_then_rebuild_works(env, damage):
     report = env.run(rebuild=True)
     assert report.added == 4 and report.failed == 0
     assert_consistent(env.settings)
+
+
+def test_damage_anywhere_in_the_manifest_is_a_manifest_error(env):
+    """Whichever page is damaged, the run stops at the start with ManifestError (never a raw SQLite error
+    half-way through, after some work was done)."""
+    for i in range(40):
+        env.write(f"doc{i:02d}.txt", french_doc(i, paragraphs=4))
+    env.run()
+    path = env.settings.manifest_path
+    m = Manifest(path)
+    m.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page_size = m.db.execute("PRAGMA page_size").fetchone()[0]
+    m.close()
+    good = path.read_bytes()
+    pages = len(good) // page_size
+    assert pages >= 8
+    for page in range(1, pages):
+        damaged = bytearray(good)
+        damaged[page * page_size : (page + 1) * page_size] = os.urandom(page_size)
+        path.write_bytes(bytes(damaged))
+        with pytest.raises(ManifestError, match="aimf ingest --rebuild"):
+            env.run()
+    path.write_bytes(good)
+    assert env.run().unchanged == 40
 
 
 def test_manifest_describing_another_collection_is_not_trusted(env):

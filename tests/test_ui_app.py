@@ -20,6 +20,9 @@ import pytest
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+# Gradio's queue trips pandas 3 deprecation notices on every event: not ours, and they drown the report.
+pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
+
 ROOT = Path(__file__).resolve().parents[1]
 SPEECH = ROOT / "corpus" / "discours-ouverture-villes-intelligentes.txt"
 AIMF = Path(sys.executable).parent / "aimf"

@@ -30,7 +30,7 @@ log = logging.getLogger("aimf.ui")
 
 # Questions the bundled speech answers (and one it does not, to show an honest abstention).
 EXAMPLES = [
-    "Quelle ville préside la commission « Villes innovantes, intelligentes et responsables » ?",
+    "Quelle ville préside la commission « Villes innovantes » ?",
     "Quels projets pilotes l'AIMF soutient-elle ?",
     "Quel projet est mené à Cotonou ?",
     "Qui modère les tables rondes ?",

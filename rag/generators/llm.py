@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 import re
 import threading
 import time
@@ -24,12 +23,8 @@ from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# llama.cpp's CPU backend is built with OpenMP, whose threads spin while waiting for each other. On the target
-# machines (2 cores shared with other processes) spinning threads steal the cores the working ones need: measured
-# with SmolLM2 at load average 5-10, 48 answer tokens took 84-115 s with the default policy and 4-6 s with
-# PASSIVE (prompt processing 45 s -> 16-20 s). libgomp reads this when llama.cpp's library loads, so it is set here,
-# before anything imports llama_cpp; a value the user exported wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# OMP_WAIT_POLICY=PASSIVE (set in rag/__init__.py, before torch or llama.cpp loads) keeps llama.cpp usable on
+# shared cores: with spinning OpenMP threads SmolLM2 was 3-20 times slower.
 
 LLM_WRITERS = ("llamacpp", "openai")
 PROBE_TIMEOUT = 2.0  # seconds for the availability probe of an OpenAI-compatible server
