@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     k: int = Field(5, ge=1, le=50)
     fetch_k: int = Field(30, ge=1, le=500, description="Candidates taken from each retriever before fusion.")
     min_relevance: float = Field(
-        0.3, ge=0, le=1,
+        0.2, ge=0, le=1,
         description="Floor on the estimated probability (rag/relevance.py) that the best passage answers; below it, abstain.",
     )
     generator: GeneratorName = "extractive"

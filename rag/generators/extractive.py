@@ -61,10 +61,16 @@ ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
     ),
     (
         "person",
-        re.compile(r"^\s*(?:et\s+)?(qui|who|whom)\b|\b(par qui|à qui|de qui|quel est le nom|nom du|nom de la|name of|whose name)\b", re.I),
+        re.compile(
+            r"^\s*(?:et\s+)?(qui|who|whom)\b|\b(par qui|à qui|de qui)\b|\bnom d[eu]s?\s+(?:la\s+|l')?(?:maire|président|"
+            r"présidente|directeur|directrice|délégué|déléguée|secrétaire|ministre|gouverneur|responsable|personne|"
+            r"fondateur|fondatrice|auteur|auteure)|\bname of the (?:mayor|president|director|minister|person|founder)", re.I,
+        ),
+        # A title, a first and last name, or names joined by "et"/"and".
         re.compile(r"\b(?:M\.|MM\.|Mme|Mlle|Dr|Pr|Monsieur|Madame|Mr|Mrs|Ms|Excellence)\s|"
                    r"\b(?!(?:La|Le|Les|Un|Une|Des|Du|De|En|Au|Aux|Et|Ce|Cette|The|An|In|On|Of)\b)"
-                   r"[A-ZÀ-Ý][a-zà-ÿ'-]+\s+[A-ZÀ-Ý][A-ZÀ-Ýa-zà-ÿ'-]+\b|\b[A-ZÀ-Ý]{2,}\s+[A-ZÀ-Ý][a-zà-ÿ]+"),
+                   r"[A-ZÀ-Ý][a-zà-ÿ'-]+\s+[A-ZÀ-Ý][A-ZÀ-Ýa-zà-ÿ'-]+\b|\b[A-ZÀ-Ý]{2,}\s+[A-ZÀ-Ý][a-zà-ÿ]+|"
+                   r"\b[A-ZÀ-Ý][a-zà-ÿ'-]+\s+(?:et|and)\s+[A-ZÀ-Ý][a-zà-ÿ'-]+"),
     ),
 ]
 
@@ -131,7 +137,7 @@ class ExtractiveGenerator:
         candidates = [
             s for s in sentences
             if all(p.search(s.unit) for p in expected) and not _is_stub(s.text)
-            and (not key_terms or s.lex > 0 and key_terms & set(tokens(s.text)) or s.sem >= _CROSS_LINGUAL_SURE)
+            and (not key_terms or s.lex >= 0.25 or key_terms & set(tokens(s.unit)) or s.sem >= _CROSS_LINGUAL_SURE)
         ]
         if not candidates or candidates[0].score <= 0.0:
             return None
