@@ -314,7 +314,11 @@ def missing_names(question: str, passages: list[Passage], names: bool = True) ->
         bare = re.sub(r"['’]s$", "", re.sub(r"^(?:[ldjmnst]|qu)['’]", "", w, flags=re.I))
         is_year = re.fullmatch(r"(1[89]|20)\d\d", bare) is not None
         is_acronym = bare.isupper() and len(bare) > 1
-        is_name = (names or is_acronym) and i > 0 and bare[:1].isupper() and fold(bare) not in _NOT_NAMES and len(bare) > 2
+        # Across languages, a lone capitalised word is a place or a person ("Montreal"); runs of them are
+        # institutions whose names get translated ("European Union").
+        neighbours = [words[j] for j in (i - 1, i + 1) if 0 < j < len(words)]
+        lone = not any(n[:1].isupper() for n in neighbours)
+        is_name = (names or is_acronym or lone) and i > 0 and bare[:1].isupper() and fold(bare) not in _NOT_NAMES and len(bare) > 2
         if (is_year or is_name) and not re.search(rf"\b{re.escape(fold(bare))}", haystack):
             missing.append(bare)
     return missing

@@ -333,9 +333,7 @@ def test_disk_full_and_read_only_data_dir_during_ingest(make_settings, tmpfs_dat
         # folder, so a new process cannot serve from a read-only one: it says so (what to check), without a trace.
         tmpfs_data.remount("ro")
         ro = aimf(["ingest", "--quiet"], env, tmp_path)
-        known_bug = "Traceback" in ro.stderr and "ingest_lock" in ro.stderr
-        if not known_bug:
-            _storage_error_is_clear(ro, ("lecture seule", "droits", "read-only", "readonly"))
+        _storage_error_is_clear(ro, ("lecture seule", "droits", "read-only", "readonly"))
         with pytest.raises(IndexStorageError, match="droits"):
             Assistant(settings, embeddings=running.embeddings).answer(QUESTION)
         tmpfs_data.remount("rw")
@@ -351,8 +349,6 @@ def test_disk_full_and_read_only_data_dir_during_ingest(make_settings, tmpfs_dat
         assert report["failed"] == 0 and report["added"] + report["unchanged"] == 9
     finally:
         _release_embedded(settings)
-    if known_bug:
-        pytest.xfail("ingest/pipeline.py: ingest_lock opens its lock file without turning EROFS into IngestAborted")
 
 
 # --------------------------------------------------------------------------- 5. LLM server that hangs

@@ -38,6 +38,15 @@ _MONTHS = (
     r"march|april|may|june|july|august|september|october|november|december"
 )
 _YEAR = r"\b(?:1[89]\d\d|20\d\d)\b"
+# A title, a first and last name, or names joined by "et"/"and".
+_PERSON_NAME = re.compile(
+    r"\b(?:M\.|MM\.|Mme|Mlle|Dr|Pr|Monsieur|Madame|Mr|Mrs|Ms|Excellence)\s|"
+    r"\b(?!(?:La|Le|Les|Un|Une|Des|Du|De|En|Au|Aux|Et|Ce|Cette|The|An|In|On|Of)\b)"
+    r"[A-ZÀ-Ý][a-zà-ÿ'-]+\s+[A-ZÀ-Ý][A-ZÀ-Ýa-zà-ÿ'-]+\b|\b[A-ZÀ-Ý]{2,}\s+[A-ZÀ-Ý][a-zà-ÿ]+|"
+    r"\b[A-ZÀ-Ý][a-zà-ÿ'-]+\s+(?:et|and)\s+[A-ZÀ-Ý][a-zà-ÿ'-]+"
+)
+# "Qui est le maire de … ?": a sentence about someone else's role does not answer.
+_ASKED_ROLE = re.compile(r"^\s*(?:qui|who)\s+(?:est|était|sera|is|was)\s+(?:le|la|l'|the)\s*([\wÀ-ÿ-]+)", re.I)
 # (name, question cue, what a sentence must hold to answer it)
 ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
     (
@@ -52,6 +61,41 @@ ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
         re.compile(rf"\b(?!{_YEAR[2:-2]}\b)\d+(?:[.,]\d+)?\b|\b(?:{_NUMBER_WORDS})\b", re.I),
     ),
     (
+        "place",
+        re.compile(r"^\s*(?:et\s+)?(où|where)\b|\b(dans quelle ville|dans quel pays|dans quelle région|"
+                   r"in which (?:city|country|region)|in what (?:city|country))\b", re.I),
+        re.compile(r"\b(?:[àÀ]|[eE]n|[aA]u|[aA]ux|[iI]n|[aA]t)\s+(?:l['’])?[A-ZÀ-Ý][\wÀ-ÿ-]+"),
+    ),
+    (
+        "date",
+        re.compile(
+            r"\b(quand|en quelle année|depuis quand|à quelle date|quelle année|en quel mois|when|what year|"
+            r"which year|since when|what date)\b", re.I,
+        ),
+        re.compile(rf"{_YEAR}|\b(?:{_MONTHS})\b", re.I),
+    ),
+    (
+        "name",
+        re.compile(
+            r"(?:\bnom d[eu]s?|comment s'appellen?t?)\s+(?:la\s+|le\s+|les\s+|l')?(?:maire|président|présidente|"
+            r"directeur|directrice|délégué|déléguée|secrétaire|ministre|gouverneur|responsable|personne|fondateur|"
+            r"fondatrice|auteur|auteure)|\bname of the (?:mayor|president|director|minister|person|founder)", re.I,
+        ),
+        _PERSON_NAME,
+    ),
+    (
+        "who",
+        re.compile(r"^\s*(?:et\s+)?(qui|who|whom)\b|\b(par qui|à qui|de qui)\b", re.I),
+        re.compile(_PERSON_NAME.pattern + r"|\b(?:maire|président|présidente|délégué|déléguée|secrétaire|directeur|"
+                   r"directrice|ministre|gouverneur|ambassadeur|mayor|president|director|minister|secretary)\b", re.I),
+    ),
+    (
+        "place",
+        re.compile(r"^\s*(?:et\s+)?(où|where)\b|\b(dans quelle ville|dans quel pays|dans quelle région|"
+                   r"in which (?:city|country|region)|in what (?:city|country))\b", re.I),
+        re.compile(r"\b(?:[àÀ]|[eE]n|[aA]u|[aA]ux|[iI]n|[aA]t)\s+(?:l['’])?[A-ZÀ-Ý][\wÀ-ÿ-]+"),
+    ),
+    (
         "date",
         re.compile(
             r"\b(quand|en quelle année|depuis quand|à quelle date|quelle année|en quel mois|when|what year|"
@@ -62,7 +106,8 @@ ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
     (
         "person",
         re.compile(
-            r"^\s*(?:et\s+)?(qui|who|whom)\b|\b(par qui|à qui|de qui)\b|\bnom d[eu]s?\s+(?:la\s+|l')?(?:maire|président|"
+            r"^\s*(?:et\s+)?(qui|who|whom)\b|\b(par qui|à qui|de qui)\b|"
+            r"(?:\bnom d[eu]s?|comment s'appellen?t?)\s+(?:la\s+|le\s+|les\s+|l')?(?:maire|président|"
             r"présidente|directeur|directrice|délégué|déléguée|secrétaire|ministre|gouverneur|responsable|personne|"
             r"fondateur|fondatrice|auteur|auteure)|\bname of the (?:mayor|president|director|minister|person|founder)", re.I,
         ),
@@ -137,7 +182,9 @@ class ExtractiveGenerator:
         candidates = [
             s for s in sentences
             if all(p.search(s.unit) for p in expected) and not _is_stub(s.text)
-            and (not key_terms or s.lex >= 0.25 or key_terms & set(tokens(s.unit)) or s.sem >= _CROSS_LINGUAL_SURE)
+            and (not key_terms or s.lex >= 0.5 or (key_terms & set(tokens(s.unit)) and s.lex >= 0.3)
+                 or key_terms <= set(tokens(s.unit)) or s.sem >= _CROSS_LINGUAL_SURE)
+            and _counts_what_was_asked(question, s.unit, self.idf) and _names_the_role(question, s.unit)
         ]
         if not candidates or candidates[0].score <= 0.0:
             return None
@@ -218,6 +265,40 @@ class ExtractiveGenerator:
             else:
                 lines.append((" " if lines else "") + text + marker)
         return Composed("".join(lines).strip(), quotes)
+
+
+_HOW_MANY = re.compile(r"\b(?:combien d[e']|how many|number of|nombre d[e'])\s*([\wÀ-ÿ-]+)|\bhow (long)\b", re.I)
+
+
+_TIME_UNITS = {"an", "anne", "moi", "jour", "semain", "heur", "minut", "siecl", "decenn", "year", "month", "day",
+               "week", "hour", "centuri"}
+
+
+def _counts_what_was_asked(question: str, unit: str, idf: Callable[[str], float | None]) -> bool:
+    """"Combien de villes…?" is answered by a number of villes, not by "dix ans"."""
+    m = _HOW_MANY.search(question)
+    if not m:
+        return True
+    noun = tokens(m.group(1) or m.group(2), keep_stop_words=True)
+    if not noun:
+        return True
+    wanted = _TIME_UNITS if noun[0] in {"temp", "time", "long"} else {noun[0]}
+    if wanted == {noun[0]} and idf(noun[0]) is None:
+        return True  # a word the corpus never uses (another language): cannot check, do not block
+    words = re.findall(r"[\wÀ-ÿ'-]+", unit)
+    number = re.compile(rf"^(?:\d[\d.,]*|{_NUMBER_WORDS})$", re.I)
+    for i, w in enumerate(words):
+        if number.match(w) and any(set(tokens(x, keep_stop_words=True)) & wanted for x in words[i + 1 : i + 4]):
+            return True
+    return False
+
+
+def _names_the_role(question: str, unit: str) -> bool:
+    m = _ASKED_ROLE.search(question)
+    if not m:
+        return True
+    role = tokens(m.group(1))
+    return not role or role[0] in tokens(unit)
 
 
 def _attach_list_items(sentences: list[_Sentence]) -> None:
