@@ -125,6 +125,10 @@ def evaluate(settings, questions: list[GoldQuestion], out: Path, *, label: str, 
     for q in _progress(questions, progress, console):
         records.append(run_question(assistant, q, depth, config, grader))
 
+    errors = sum("error" in r for r in records)
+    if errors:
+        notices.append(f"{errors} question(s) en erreur, comptées comme réponses vides (voir results.jsonl, « error »)")
+        console.print(f"[red]{notices[-1]}[/]")
     fallback = sum(r["generator"] != settings.generator for r in records)
     if fallback:  # an unreachable LLM silently measured as extractive would mislabel the run
         notices.append(f"{fallback} réponse(s) sur {len(records)} rédigée(s) par « extractive » au lieu de "
@@ -160,17 +164,30 @@ def evidence_missing_from_index(assistant, questions: list[GoldQuestion]) -> lis
 
 
 def run_question(assistant, q: GoldQuestion, depth: int, config: dict, grader=None) -> dict:
+    from rag.answer import Answer
+    from rag.store import IndexMismatchError, IndexMissingError, IndexUnavailableError
+
     t_cpu = time.process_time()
-    answer = assistant.answer(q.question)
+    error = None
+    try:
+        answer = assistant.answer(q.question)
+    except (IndexMissingError, IndexMismatchError, IndexUnavailableError):
+        raise  # the whole run is meaningless without the index
+    except Exception as exc:  # one broken question must not lose a long run: it is scored as an empty answer
+        error = f"{type(exc).__name__}: {exc}"[:300]
+        answer = Answer(text="", question=q.question, generator=assistant.settings.generator)
     cpu_s = time.process_time() - t_cpu
     # Ranking metrics look 10 deep; retrieval is a prefix of a deeper search, so asking again only lengthens it.
-    if len(answer.retrieved) >= depth or assistant.settings.k >= depth:
+    if error is None and (len(answer.retrieved) >= depth or assistant.settings.k >= depth):
         ranking = answer.retrieved[:depth]
     else:
         from rag.assistant import to_passage
 
         ranking = [to_passage(d) for d in assistant.retriever.search(answer.standalone_question or q.question, k=depth)]
     record = score(q, answer, ranking, config)
+    if error:
+        record["error"] = error
+        record["failures"].insert(0, f"error: {error}")
     energy = config["energy"]
     record.update(
         timings=answer.timings.model_dump(), latency_ms=answer.timings.total, cpu_s=round(cpu_s, 4),
@@ -268,6 +285,7 @@ def summarise(records: list[dict], config: dict) -> dict:
         n_unanswerable=sum(not r["answerable"] for r in records),
         n_abstained=sum(r["abstained"] for r in records),
         n_failing=sum(bool(r["failures"]) for r in records),
+        n_errors=sum("error" in r for r in records),
     )
     judged = [r["judge"] for r in records if isinstance(r.get("judge"), dict) and "error" not in r["judge"]]
     if any("judge" in r for r in records):

@@ -155,7 +155,8 @@ class Assistant:
                 self.reset()  # the next question reconnects: answers resume by themselves once Chroma is back
             raise
         finally:
-            log_answer(self.settings, question, name, result, error)
+            # The writer that actually wrote (the extractive one after an LLM fallback), not merely the one asked for.
+            log_answer(self.settings, question, result.generator if result is not None else name, result, error)
         if result.abstained:
             yield result.text
         yield result
@@ -316,12 +317,22 @@ def missing_names(question: str, passages: list[Passage], names: bool = True) ->
         is_acronym = bare.isupper() and len(bare) > 1
         # Across languages, a lone capitalised word is a place or a person ("Montreal"); runs of them are
         # institutions whose names get translated ("European Union").
-        neighbours = [words[j] for j in (i - 1, i + 1) if 0 < j < len(words)]
-        lone = not any(n[:1].isupper() for n in neighbours)
+        lone = not (_capitalised_neighbour(words, i, -1) or _capitalised_neighbour(words, i, 1))
         is_name = (names or is_acronym or lone) and i > 0 and bare[:1].isupper() and fold(bare) not in _NOT_NAMES and len(bare) > 2
         if (is_year or is_name) and not re.search(rf"\b{re.escape(fold(bare))}", haystack):
             missing.append(bare)
     return missing
+
+
+_CONNECTORS = {"of", "the", "and", "for", "de", "du", "des", "la", "le", "les", "et", "d", "l"}
+
+
+def _capitalised_neighbour(words: list[str], i: int, step: int) -> bool:
+    """Whether the word next to words[i] (over connectors like "of the") is capitalised: part of a name."""
+    j = i + step
+    while 0 <= j < len(words) and words[j].lower() in _CONNECTORS:
+        j += step
+    return 0 < j < len(words) and words[j][:1].isupper() and abs(j - i) <= 3
 
 
 def _says_not_found(raw: str) -> bool:

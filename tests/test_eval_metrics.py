@@ -218,3 +218,26 @@ def test_diagnose_retrieval_miss_and_wrong_sentence() -> None:
                           "citation_recall": 0.0, "faithfulness": 1.0}}
     causes = diagnose(record, {})
     assert causes[0].startswith("retrieval miss") and causes[1].startswith("wrong sentence")
+
+
+def test_a_question_that_raises_is_scored_as_an_empty_answer_not_lost() -> None:
+    from types import SimpleNamespace
+
+    from evals.runner import run_question
+    from rag.store import IndexUnavailableError
+
+    class Broken:
+        settings = SimpleNamespace(k=5, generator="extractive")
+        retriever = SimpleNamespace(search=lambda query, k: [])
+
+        def __init__(self, exc: Exception):
+            self.exc = exc
+
+        def answer(self, question: str):
+            raise self.exc
+
+    record = run_question(Broken(RuntimeError("boom")), _gold(), 10, CONFIG)
+    assert record["error"] == "RuntimeError: boom" and record["failures"][0] == "error: RuntimeError: boom"
+    assert record["metrics"]["answer_containment"] == 0.0 and record["metrics"]["recall_at_5"] == 0.0
+    with pytest.raises(IndexUnavailableError):  # without the index the whole run stops, with its message
+        run_question(Broken(IndexUnavailableError("Chroma injoignable")), _gold(), 10, CONFIG)

@@ -203,7 +203,9 @@ def test_ask_verbose_and_log_json(bundled_index, llm_server, tmp_path):
     assert len(q["retrieved"]) == 3 and all(set(r) == {"id", "score"} for r in q["retrieved"])
     assert "Cotonou" not in done.stderr  # neither the question nor the passages are in the log
     if llm_server:
-        assert q["generator"] == "openai"
+        # The writer that wrote: SmolLM2 may cite no passage, and the extractive answer then replaces its text.
+        fell_back = "ne citait aucun passage" in " ".join(out.split())
+        assert q["generator"] == ("extractive" if fell_back else "openai")
         assert "Prompt envoyé au modèle" in out and "Cotonou" in out.split("Prompt envoyé au modèle", 1)[1]
         # The server was reached with the key (a wrong key is refused with HTTP 401: notice and fallback).
         assert "indisponible" not in out, out
