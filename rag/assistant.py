@@ -70,9 +70,17 @@ class Assistant:
             self._retriever = None
             self._store = None
 
-    def warm_up(self) -> None:
-        self.retriever.lexical()
+    def warm_up(self, prime_sentences_up_to: int = 2000) -> None:
+        """Load the model and the lexical index; on a small corpus also embed every sentence once, so that the
+        first user's answer is as fast as the next ones."""
+        from rag.generators.extractive import sentence_key
+        from rag.text import split_sentences
+
+        lexical = self.retriever.lexical()
         self.embeddings.embed_query("bonjour")
+        if len(lexical) <= prime_sentences_up_to // 10:
+            sentences = [sentence_key(d.page_content[a:b]) for d in lexical.docs for a, b in split_sentences(d.page_content)]
+            self.sentence_vectors(sentences[:prime_sentences_up_to])
 
     def generator(self, name: str):
         if name == "extractive":

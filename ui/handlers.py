@@ -18,7 +18,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import gradio as gr  # noqa: E402
 
 from rag.answer import Answer  # noqa: E402
-from rag.assistant import Assistant, QuestionError  # noqa: E402
+from rag.assistant import Assistant, QuestionError, StreamReset  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.store import IndexMismatchError, IndexMissingError, IndexUnavailableError  # noqa: E402
 from ui import render  # noqa: E402
@@ -127,6 +127,8 @@ class Handlers:
                                                       k=int(k) if k else None, where=where_filter(doc_filter)):
                 if isinstance(piece, Answer):
                     final = piece
+                elif isinstance(piece, StreamReset):  # the writer withdrew what it had streamed
+                    text = ""
                 elif piece:
                     text += piece
                     chat[-1] = {"role": "assistant", "content": render.chat_text(text, turn)}

@@ -139,6 +139,11 @@ class _Sentence:
     unit: str = ""  # the sentence, or for a line introducing a list ("… :"), the line and its items
 
 
+def sentence_key(text: str) -> str:
+    """What is embedded for a sentence: without its list bullet (the cache key too)."""
+    return _LIST_ITEM.sub("", text)
+
+
 class SentenceVectors:
     """Embeddings of sentences, cached: the same passages come back for related questions."""
 
@@ -213,7 +218,7 @@ class ExtractiveGenerator:
                 sentences.append(s)
             _attach_list_items(sentences)
         if self.sentence_vectors is not None and query_vector is not None and sentences:
-            vecs = self.sentence_vectors([_LIST_ITEM.sub("", s.text) for s in sentences])
+            vecs = self.sentence_vectors([sentence_key(s.text) for s in sentences])
             sims = vecs @ np.asarray(query_vector, dtype=np.float32)
             for s, sim in zip(sentences, sims):
                 s.sem = float(sim)
@@ -260,7 +265,9 @@ class ExtractiveGenerator:
             next_same = i + 1 < len(chosen) and chosen[i + 1].passage == s.passage and not chosen[i + 1].is_item
             marker = "" if next_same and not s.is_item else f" [{s.passage + 1}]"
             text = s.text.strip()
-            if s.is_item:
+            if s.is_item and len(chosen) == 1:
+                lines.append(_LIST_ITEM.sub("", text) + marker)  # one list line reads as a sentence
+            elif s.is_item:
                 lines.append("\n- " + _LIST_ITEM.sub("", text) + marker)
             else:
                 lines.append((" " if lines else "") + text + marker)
