@@ -279,7 +279,8 @@ def summarise(records: list[dict], config: dict) -> dict:
     cpu = sum(r["cpu_s"] for r in records)
     wh = M.energy_wh(cpu, energy["watts_per_core"])
     summary.update(
-        energy_wh=round(wh, 6), co2e_g=round(M.co2e_g(wh, energy["grid_g_co2e_per_kwh"]), 6),
+        # significant digits, not decimals: a short run uses well under a milliwatt-hour
+        energy_wh=float(f"{wh:.6g}"), co2e_g=float(f"{M.co2e_g(wh, energy['grid_g_co2e_per_kwh']):.6g}"),
         cpu_seconds=round(cpu, 3),
         n_answerable=sum(r["answerable"] for r in records),
         n_unanswerable=sum(not r["answerable"] for r in records),

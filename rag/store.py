@@ -134,7 +134,7 @@ def _probe(base: str) -> None:
     try:
         httpx.get(f"{base}/api/v2/heartbeat", timeout=httpx.Timeout(HTTP_TIMEOUT, connect=CONNECT_TIMEOUT)).raise_for_status()
     except httpx.TimeoutException as exc:
-        raise TimeoutError(f"pas de réponse en {CONNECT_TIMEOUT:g} s") from exc
+        raise TimeoutError("le serveur ne répond pas (délai dépassé)") from exc
     except httpx.ConnectError as exc:
         raise ConnectionError("connexion refusée") from exc
 

@@ -49,7 +49,7 @@ def ui(tmp_path_factory, e5_model_dir, chroma_server):
         HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", ANONYMIZED_TELEMETRY="False",
         AIMF_DATA_DIR=str(settings.data_dir), AIMF_CORPUS_DIR=str(corpus), AIMF_EMBEDDING_MODEL=str(e5_model_dir),
         AIMF_CHROMA_URL=chroma_server.url, AIMF_COLLECTION=settings.collection,
-        AIMF_UI_AUTH=f"{AUTH[0]}:{AUTH[1]}", AIMF_LOG_JSON="true",
+        AIMF_UI_AUTH=f"{AUTH[0]}:{AUTH[1]}", AIMF_LOG_JSON="true", AIMF_UI_CONCURRENCY="2",
     )
     log = root / "ui.log"
     with log.open("w") as err:
