@@ -28,10 +28,12 @@ def configure_logging(settings: Settings, json_lines: bool | None = None, level:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger("aimf")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
+    # "aimf.*" carries the per-question lines; "rag.*" the core's own warnings (e.g. an LLM writer failing).
+    for name in ("aimf", "rag"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level)
+        logger.propagate = False
 
 
 def log_answer(settings: Settings, question: str, generator: str, answer, error: str | None) -> None:

@@ -264,7 +264,13 @@ def test_browser_example_question_sources_and_thumbs_up(page, served, tmp_path):
     page.locator("#aimf-comment textarea").fill("Réponse claire")
     page.locator("#aimf-feedback button").get_by_text("Envoyer le commentaire").click()
     page.locator("#aimf-feedback").get_by_text("votre avis est enregistré").wait_for()
-    rows = [r for r in FeedbackStore(served["settings"].feedback_path).rows() if r["question"] == "Quel projet est mené à Cotonou ?"]
+    # The confirmation is already shown after the thumbs-up: wait (bounded) for the comment to reach the store.
+    rows: list = []
+    for _ in range(50):
+        rows = [r for r in FeedbackStore(served["settings"].feedback_path).rows() if r["question"] == "Quel projet est mené à Cotonou ?"]
+        if rows and rows[-1]["comment"]:
+            break
+        page.wait_for_timeout(200)
     assert rows and rows[-1]["vote"] == "up" and rows[-1]["comment"] == "Réponse claire"
 
     page.screenshot(path=str(tmp_path / "chat-sources.png"), full_page=True)

@@ -61,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
     from rag.settings import get_settings
 
     settings = get_settings()
+    from rag.observability import configure_logging
+
+    configure_logging(settings)  # one line per question (JSON lines with AIMF_LOG_JSON)
     try:
         auth = parse_auth(settings.ui_auth)
     except AuthError as exc:
