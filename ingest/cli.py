@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 
@@ -35,9 +34,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     with _progress(err, disabled=args.quiet or args.json) as on_progress:
         try:
-            with err.status("Chargement du modèle d'embeddings…", spinner="dots") if not (args.quiet or args.json) else _null():
-                ingestor = Ingestor(settings, on_progress=on_progress)
-            report = ingestor.run(args.paths or None, rebuild=args.rebuild)
+            # The model loads only when something needs embedding: an unchanged corpus is checked in a second.
+            report = Ingestor(settings, on_progress=on_progress).run(args.paths or None, rebuild=args.rebuild)
         except UsageError as exc:
             err.print(f"[red]Erreur :[/] {escape(str(exc))}")
             return 2
@@ -72,14 +70,6 @@ def _print_summary(report) -> None:
     )
     if not report.failed:
         out.print('Posez une question : aimf ask "Quels projets pilotes l\'AIMF soutient-elle ?"  ·  ou lancez le chat : aimf ui')
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 class _progress:
