@@ -277,8 +277,10 @@ def test_browser_example_question_sources_and_thumbs_up(page, served, tmp_path):
 
     page.locator("#aimf-lang").get_by_text("English").click()  # the interface switches, the conversation stays
     page.locator("#aimf-send").get_by_text("Send").wait_for()
+    # Components re-render one after another: wait (bounded) for each, rather than race them.
+    page.get_by_role("tab", name="Chat").wait_for(timeout=15000)
     assert page.get_by_role("tab", name="Chat").count() == 1
-    assert "relevance 0." in page.locator("#aimf-sources").inner_text()
+    page.locator("#aimf-sources").get_by_text(re.compile(r"relevance 0\.")).first.wait_for(timeout=15000)
     assert page.locator("#aimf-chat .aimf-marker").count() >= 1
     assert not watch.dialogs and not watch.outside, (watch.dialogs, watch.outside)
 
