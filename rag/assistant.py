@@ -26,7 +26,7 @@ from rag.relevance import coverage, support
 from rag.rewrite import rewrite
 from rag.settings import Settings, get_settings
 from rag.store import IndexUnavailableError, Store, check_manifest
-from rag.text import fold, tokens
+from rag.text import fold, stream_pieces, tokens
 
 log = logging.getLogger("aimf.ask")
 
@@ -230,7 +230,7 @@ class Assistant:
             answer.prompt = prompt
             return answer
         checked = check_citations(composed.text, passages, composed.quotes)
-        for piece in re.findall(r"\S+\s*", checked.text):
+        for piece in stream_pieces(checked.text):
             yield piece
         return Answer(text=checked.text, citations=checked.citations, removed_markers=checked.removed_markers,
                       further=_uncited(passages, checked.citations), notices=notices, prompt=prompt,

@@ -79,3 +79,12 @@ def _append_span(text: str, start: int, end: int, spans: list[tuple[int, int]]) 
         end -= 1
     if end > start:
         spans.append((start, end))
+
+
+STREAM_WORDS = 6  # words per streamed piece of a written answer: each piece costs a UI a re-render
+
+
+def stream_pieces(text: str, words: int = STREAM_WORDS) -> list[str]:
+    """An already written answer cut into pieces of a few words, for a streaming display."""
+    parts = re.findall(r"\S+\s*", text)
+    return ["".join(parts[i : i + words]) for i in range(0, len(parts), words)]

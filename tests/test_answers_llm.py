@@ -298,7 +298,7 @@ def test_stream_shows_nothing_of_an_llm_answer_that_cites_nothing(bundled_index,
     assert final.generator == "extractive" and final.notices == [NO_CITATION_NOTICE]
     assert final.removed_markers == [] and "Pôle numérique des services" in final.text
     assert "".join(pieces) == final.text  # only the extractive answer was streamed
-    assert len(pieces) > 3
+    assert len(pieces) > 1  # streamed in several pieces (a few words each)
 
 
 @pytest.mark.real

@@ -17,7 +17,7 @@ import numpy as np
 
 from rag.answer import Passage
 from rag.relevance import coverage
-from rag.text import fold, split_sentences, tokens
+from rag.text import fold, split_sentences, stream_pieces, tokens
 
 MAX_SENTENCES = 3
 SUPPORT_RATIO = 0.5  # a supporting sentence scores at least this share of the best one
@@ -179,7 +179,7 @@ class ExtractiveGenerator:
 
             yield NOT_FOUND_TOKEN
             return
-        yield from re.findall(r"\S+\s*", composed.text)
+        yield from stream_pieces(composed.text)
 
     def compose(self, question: str, passages: list[Passage], lang: str, query_vector=None) -> Composed | None:
         sentences = self._score(question, passages, query_vector)
