@@ -18,7 +18,7 @@ from typing import Iterator
 
 import pytest
 
-from conftest import SPEECH, VENV_BIN, FakeHashEmbeddings, free_port
+from conftest import SPEECH, VENV_BIN, FakeHashEmbeddings
 
 pytestmark = pytest.mark.real
 

@@ -25,7 +25,7 @@ from rag.settings import Settings
 
 pytestmark = [pytest.mark.real, pytest.mark.llm]
 
-from conftest import SMOLLM2_GGUF_NAME as GGUF_NAME, smollm2_gguf as _gguf  # noqa: E402
+from conftest import smollm2_gguf as _gguf  # noqa: E402
 PASSAGES = [
     Passage(
         chunk_id="c1",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SPEECH, VENV_BIN, free_port, speech_text, wait_http
+from conftest import SPEECH, VENV_BIN, free_port, speech_text, wait_http, stop_process
 
 pytestmark = pytest.mark.real
 
@@ -60,12 +60,7 @@ def ui(tmp_path_factory, e5_model_dir, chroma_server):
         wait_http(f"{url}/", timeout=180, proc=proc)
         yield UiProcess(proc, url, log)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, 15)
 
 
 def _bench_cli(argv: list[str]) -> int:

@@ -12,11 +12,10 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import SPEECH, VENV_BIN, FakeHashEmbeddings, free_port, wait_http
+from conftest import SPEECH, FakeHashEmbeddings, free_port, stop_process
 from test_faults import aimf, cli_env
 
 pytestmark = pytest.mark.real
@@ -126,7 +125,7 @@ def test_log_json_setting_gives_json_lines(bundled_index, monkeypatch):
 
 # --------------------------------------------------------------------------- verbose, with a real LLM server
 
-from conftest import SMOLLM2_GGUF_NAME as GGUF_NAME, smollm2_gguf as _gguf  # noqa: E402
+from conftest import smollm2_gguf as _gguf  # noqa: E402
 
 
 
@@ -165,11 +164,7 @@ def llm_server(tmp_path_factory):
             time.sleep(0.3)
         yield base, alias, key
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, 10)
 
 
 def test_ask_verbose_and_log_json(bundled_index, llm_server, tmp_path):
