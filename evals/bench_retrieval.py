@@ -65,8 +65,12 @@ def summarise(ranks: list[int | None], latencies: list[float]) -> dict[str, floa
     }
 
 
+def article_of(source: str) -> int:
+    return int(source.split("-", 1)[0])
+
+
 def add_distractors(corpus_dir: Path, contexts: list[str], n: int) -> None:
-    """n documents made of sentences drawn from random paragraphs: on-topic vocabulary, no gold paragraph."""
+    """n documents made of sentences drawn from random paragraphs of the given (held-apart) articles."""
     import random
 
     from rag.text import split_sentences
@@ -77,8 +81,9 @@ def add_distractors(corpus_dir: Path, contexts: list[str], n: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         path = folder / f"{i:05d}.md"
-        if not path.exists():
-            path.write_text(f"# Leurre {i}\n\n" + " ".join(rng.sample(sentences, k=6)) + "\n", encoding="utf-8")
+        text = f"# Leurre {i}\n\n" + " ".join(rng.sample(sentences, k=6)) + "\n"
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
 
 
 def bench(settings, dataset: Path, methods: list[str], limit: int | None = None, distractors: int = 0) -> dict:
@@ -95,8 +100,12 @@ def bench(settings, dataset: Path, methods: list[str], limit: int | None = None,
         from ingest.pipeline import Ingestor
         from evals.squad import load_squad
 
-        add_distractors(sq.corpus_dir, [c for _, c in load_squad(dataset)[0].values()], distractors)
+        # Distractors reuse sentences of even-numbered articles; only questions on odd-numbered articles are asked,
+        # so no distractor contains a gold sentence.
+        paragraphs = load_squad(dataset)[0]
+        add_distractors(sq.corpus_dir, [c for src, (_, c) in paragraphs.items() if article_of(src) % 2 == 0], distractors)
         report = Ingestor(sq, embeddings=embeddings).run()
+        questions = [q for q in questions if article_of(q.source) % 2 == 1]
     questions = questions[:limit] if limit else questions
     store = Store.open(sq, settings.embedding_model)
     retriever = HybridRetriever(store=store, embeddings=embeddings, k=10, fetch_k=settings.fetch_k)
