@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SPEECH, free_port, norm, wait_http
+from conftest import SPEECH, free_port, norm, wait_http, stop_process
 from rag.answer import ABSTAIN_MESSAGES, LLM_UNAVAILABLE_NOTICE, Answer, Passage
 from rag.citations import check_citations, markers_in
 from rag.generators.base import NOT_FOUND_TOKEN
@@ -183,13 +183,7 @@ class LlamaServer:
             pytest.fail(f"llama_cpp.server did not start: {exc}\n{self.log.read_text(errors='replace')[-2000:]}")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc)
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from rag.settings import Settings
 
 pytestmark = [pytest.mark.real, pytest.mark.llm]
 
-from conftest import smollm2_gguf as _gguf  # noqa: E402
+from conftest import smollm2_gguf as _gguf, stop_process  # noqa: E402
 PASSAGES = [
     Passage(
         chunk_id="c1",
@@ -164,13 +164,7 @@ class Server:
         self.proc, self.base_url, self.log = proc, base_url, log
 
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc)
 
 
 def _wait_ready(server: Server, limit: float = 60.0) -> None:
