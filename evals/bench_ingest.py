@@ -1,5 +1,6 @@
 """`aimf bench ingest`: the whole pipeline's chunks/s against the raw ``encode`` throughput of the same model on the
-same chunks (their ratio is the pipeline's overhead), and the time of a re-run on an unchanged corpus."""
+same texts (the chunks, and their sentences when sentence vectors are on: their ratio is the pipeline's overhead),
+and the time of a re-run on an unchanged corpus."""
 
 from __future__ import annotations
 
@@ -50,8 +51,8 @@ def make_corpus(texts: list[str], n: int, folder: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ingest.pipeline import Ingestor, embedding_text
-    from rag.embeddings import load_embeddings, sentence_transformer
+    from ingest.pipeline import Ingestor, embedding_texts
+    from rag.embeddings import load_embeddings, prefixes, sentence_transformer
     from rag.settings import get_settings
     from rag.store import Store
 
@@ -74,10 +75,10 @@ def run(args: argparse.Namespace) -> int:
     pipeline_s = time.perf_counter() - t0
     chunks = Store.open(settings, settings.embedding_model).all_documents()
     model = sentence_transformer(embeddings)
-    inputs = [embedding_text(d) for d in chunks]
+    inputs = embedding_texts(chunks, settings.sentence_vectors)
     t1 = time.perf_counter()
-    model.encode(inputs, prompt="passage: " if "e5" in settings.embedding_model.lower() else None,
-                 batch_size=settings.embedding_batch_size, normalize_embeddings=True)
+    model.encode(inputs, prompt=prefixes(settings)[1] or None, batch_size=settings.embedding_batch_size,
+                 normalize_embeddings=True)
     encode_s = time.perf_counter() - t1
     t2 = time.perf_counter()
     rerun = Ingestor(settings, embeddings=embeddings).run()
@@ -85,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
     result = {
         "documents": report.added,
         "chunks": len(chunks),
+        "sentence_vectors": settings.sentence_vectors,
+        "texts_embedded": len(inputs),
         "pipeline_seconds": round(pipeline_s, 3),
         "pipeline_chunks_per_s": round(len(chunks) / pipeline_s, 2),
         "encode_seconds": round(encode_s, 3),

@@ -11,8 +11,7 @@ import json
 import time
 from pathlib import Path
 
-METHODS = ["dense", "lexical", "hybrid", "hybrid_scores"]
-DEFAULT_METHOD = "hybrid_scores"
+METHODS = ["dense", "lexical", "hybrid", "hybrid_scores", "hybrid_rerank"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -124,7 +123,7 @@ def bench(settings, dataset: Path, methods: list[str], limit: int | None = None,
             ranks.append(rank_of_gold([d.metadata.get("source", "") for d in docs], q.source))
         out[method] = summarise(ranks, latencies)
     out.update(
-        default=DEFAULT_METHOD,
+        default=HybridRetriever.model_fields["method"].default,
         n_questions=len(questions),
         n_chunks=store.count(),
         embedding_model=settings.embedding_model,

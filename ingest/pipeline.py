@@ -17,6 +17,9 @@ from langchain_core.documents import Document
 from ingest.chunking import chunk_document
 from ingest.loaders import LoadError, UnsupportedFormat, load
 from ingest.manifest import DocumentRow, Manifest, ManifestError, PathRow, now_iso
+from rag.sentences import META_KEY as SENTENCE_META_KEY
+from rag.sentences import encode as encode_sentence_vectors
+from rag.sentences import sentence_keys
 from rag.settings import Settings
 from rag.store import Store, binding, describe_location, make_client
 
@@ -74,6 +77,26 @@ def embedding_text(doc: Document) -> str:
     """What gets embedded for a chunk: its title gives the model the context a lone paragraph lacks."""
     title = doc.metadata.get("title") or ""
     return f"{title}\n{doc.page_content}" if title and title not in doc.page_content else doc.page_content
+
+
+def embedding_texts(chunks: list[Document], with_sentences: bool) -> list[str]:
+    """The chunks' texts, then (with sentence vectors) every sentence of every chunk: one call to the model keeps
+    its batches full and lets it group texts of similar length."""
+    texts = [embedding_text(c) for c in chunks]
+    if with_sentences:
+        texts += [key for c in chunks for key in sentence_keys(c.page_content)]
+    return texts
+
+
+def attach_sentence_vectors(chunks: list[Document], vectors: list[list[float]]) -> list[list[float]]:
+    """Store each chunk's sentence vectors (those after the chunk vectors) in its metadata; return the chunk vectors."""
+    offset = len(chunks)
+    for c in chunks:
+        n = len(sentence_keys(c.page_content))
+        if n:
+            c.metadata[SENTENCE_META_KEY] = encode_sentence_vectors(vectors[offset : offset + n])
+        offset += n
+    return vectors[: len(chunks)]
 
 
 def sha256_file(path: Path) -> str:
@@ -311,7 +334,9 @@ class Ingestor:
     def _flush(self, group: list[_Pending], manifest: Manifest, store: Store, report: IngestReport, done: int, total: int) -> int:
         chunks = [c for item in group for c in item.chunks]
         t0 = time.perf_counter()
-        vectors = self._embed([embedding_text(c) for c in chunks])
+        vectors = self._embed(embedding_texts(chunks, self.settings.sentence_vectors))
+        if self.settings.sentence_vectors:
+            vectors = attach_sentence_vectors(chunks, vectors)
         report.embed_seconds += time.perf_counter() - t0
         offset = 0
         for item in group:

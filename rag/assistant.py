@@ -60,7 +60,8 @@ class Assistant:
                 check_manifest(self.settings)  # a damaged manifest is reported now, before any answer
                 self._store = Store.open(self.settings, self.model_id)
                 self._retriever = HybridRetriever(
-                    store=self._store, embeddings=self.embeddings, k=self.settings.k, fetch_k=self.settings.fetch_k
+                    store=self._store, embeddings=self.embeddings, k=self.settings.k, fetch_k=self.settings.fetch_k,
+                    sentence_cache=self.sentence_vectors,
                 )
             return self._retriever
 
@@ -99,11 +100,10 @@ class Assistant:
 
     def _idf(self, term: str) -> float | None:
         """IDF of a term in the corpus; None for a word the corpus never uses."""
-        bm25 = self.retriever.lexical().bm25
-        if bm25 is None:
+        lexical = self.retriever.lexical()
+        if lexical.bm25 is None:
             return 1.0
-        value = bm25.idf.get(term)
-        return float(value) if value is not None else None
+        return lexical.idf(term)
 
     # --- the chain --------------------------------------------------------------------------------------------
     def validate(self, question: str) -> str:
@@ -255,9 +255,7 @@ class Assistant:
 
     def relevance(self, question: str, passage: Passage) -> float:
         """Estimated probability that the passage answers the question (see rag/relevance.py)."""
-        bm25 = self.retriever.lexical().bm25
-        idf = (lambda t: bm25.idf.get(t)) if bm25 is not None else (lambda t: 1.0)
-        cover = coverage(set(tokens(question)), set(tokens(f"{passage.title} {passage.text}")), idf)
+        cover = coverage(set(tokens(question)), set(tokens(f"{passage.title} {passage.text}")), self._idf)
         same = detect_lang(question) == (passage.lang or detect_lang(passage.text))
         return support(passage.score, cover, same)
 

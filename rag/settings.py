@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     chunk_size: int = Field(1000, ge=100, le=20000)
     chunk_overlap: int = Field(150, ge=0, le=5000)
 
+    sentence_vectors: bool = Field(
+        True, description="Also embed each sentence at ingest (about twice the indexing time): finer ranking and faster extractive answers.",
+    )
+
     # Ingest limits
     max_file_mb: float = Field(50.0, gt=0)
 

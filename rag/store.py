@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 from langchain_core.documents import Document
 
+from rag.sentences import strip
 from rag.settings import Settings
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -263,14 +264,14 @@ class Store:
             query_embeddings=[vector], n_results=k, where=where or None, include=["documents", "metadatas", "distances"]
         )
         return [
-            (Document(id=i, page_content=t, metadata=m or {}), 1.0 - float(d))
+            (Document(id=i, page_content=t, metadata=strip(m)), 1.0 - float(d))
             for i, t, m, d in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0])
         ]
 
     def get(self, ids: list[str] | None = None, where: dict | None = None) -> list[Document]:
         res = self.collection().get(ids=ids, where=where or None, include=["documents", "metadatas"])
         return [
-            Document(id=i, page_content=t, metadata=m or {})
+            Document(id=i, page_content=t, metadata=strip(m))
             for i, t, m in zip(res["ids"], res["documents"], res["metadatas"])
         ]
 
@@ -282,7 +283,7 @@ class Store:
         while True:
             res = col.get(limit=page, offset=offset, include=["documents", "metadatas"])
             out += [
-                Document(id=i, page_content=t, metadata=m or {})
+                Document(id=i, page_content=t, metadata=strip(m))
                 for i, t, m in zip(res["ids"], res["documents"], res["metadatas"])
             ]
             if len(res["ids"]) < page:

@@ -38,8 +38,9 @@ def french_doc(seed: int, paragraphs: int = 3) -> str:
 
 @pytest.fixture
 def env(make_settings, fake_embeddings):
-    """A corpus folder, settings with small chunks, and an ingest function that uses the FAKE embedder."""
-    settings = make_settings(chunk_size=200, chunk_overlap=20)
+    """A corpus folder, settings with small chunks, and an ingest function that uses the FAKE embedder. Sentence
+    vectors are off so that texts embedded = chunks embedded (they have tests of their own below)."""
+    settings = make_settings(chunk_size=200, chunk_overlap=20, sentence_vectors=False)
 
     class Env:
         corpus = settings.corpus_dir
@@ -555,3 +556,47 @@ def test_interrupted_between_chroma_and_manifest_leaves_no_half_document(env, mo
     sources = [m["source"] for m in chroma(env.settings).values()]
     assert sorted(set(sources)) == [f"doc{i}.txt" for i in range(5)]
     assert len(sources) == report.chunks_total
+
+
+# --------------------------------------------------------------------------- sentence vectors
+
+
+def test_sentence_vectors_are_stored_with_their_chunk_and_go_with_it(env):
+    from rag.sentences import META_KEY, decode, sentence_keys
+
+    settings = env.settings.model_copy(update={"sentence_vectors": True})
+    path = env.write("doc.txt", french_doc(3, paragraphs=4))
+    before = env.fake.texts_embedded
+    report = env.run(settings=settings)
+    embedded = env.fake.texts_embedded - before
+    stored = chroma(settings)
+    res = Store.open(settings, "fake").collection().get(include=["documents", "metadatas"])
+    n_sentences = 0
+    for text, meta in zip(res["documents"], res["metadatas"]):
+        keys = sentence_keys(text)
+        vectors = decode(meta[META_KEY])
+        assert vectors.shape == (len(keys), env.fake.dim)
+        # The stored vector of each sentence is the one the model gives for it (float16: 1e-3).
+        expected = env.fake.embed_documents(keys)
+        assert abs(vectors - expected).max() < 2e-3
+        n_sentences += len(keys)
+    assert embedded == report.chunks_written + n_sentences and report.chunks_written == len(stored)
+    # Readers other than retrieval never see the vectors.
+    assert all(META_KEY not in d.metadata for d in Store.open(settings, "fake").all_documents())
+    # A changed document: its old chunks leave with their vectors, the new ones have theirs.
+    path.write_text(french_doc(4, paragraphs=2), encoding="utf-8")
+    env.run(settings=settings)
+    res = Store.open(settings, "fake").collection().get(include=["metadatas"])
+    assert res["ids"] and all(decode(m[META_KEY]) is not None for m in res["metadatas"])
+    assert_consistent(settings)
+
+
+def test_damaged_or_missing_sentence_vectors_read_as_none():
+    import numpy as np
+
+    from rag.sentences import decode, encode
+
+    matrix = np.eye(3, 8, dtype=np.float32)
+    assert np.array_equal(decode(encode(matrix)), matrix)
+    assert decode(None) is None and decode("") is None and decode("8:@@not base64@@") is None
+    assert decode("5:" + encode(matrix).split(":", 1)[1]) is None  # 24 values do not make rows of 5

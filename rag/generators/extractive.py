@@ -164,6 +164,14 @@ class SentenceVectors:
             self.cache.move_to_end(t)
         return np.stack([self.cache[t] for t in texts]) if texts else np.zeros((0, 1), np.float32)
 
+    def put(self, texts: list[str], vectors: np.ndarray) -> None:
+        """Vectors already computed (stored in the index at ingest): no need to embed these sentences again."""
+        for t, v in zip(texts, vectors):
+            self.cache[t] = v
+            self.cache.move_to_end(t)
+        while len(self.cache) > self.size:
+            self.cache.popitem(last=False)
+
 
 class ExtractiveGenerator:
     name = "extractive"
