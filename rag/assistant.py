@@ -72,15 +72,15 @@ class Assistant:
             self._store = None
 
     def warm_up(self, prime_sentences_up_to: int = 2000) -> None:
-        """Load the model and the lexical index; on a small corpus also embed every sentence once, so that the
-        first user's answer is as fast as the next ones."""
-        from rag.generators.extractive import sentence_key
-        from rag.text import split_sentences
+        """Load the model and the lexical index and run one search. Sentence vectors normally come from the index
+        with the passages; when it was built without them, a small corpus has its sentences embedded now, so that
+        the first user's answer is as fast as the next ones."""
+        from rag.sentences import sentence_keys
 
         lexical = self.retriever.lexical()
-        self.embeddings.embed_query("bonjour")
-        if len(lexical) <= prime_sentences_up_to // 10:
-            sentences = [sentence_key(d.page_content[a:b]) for d in lexical.docs for a, b in split_sentences(d.page_content)]
+        self.retriever.search("bonjour")
+        if not self.settings.sentence_vectors and len(lexical) <= prime_sentences_up_to // 10:
+            sentences = [key for d in lexical.docs for key in sentence_keys(d.page_content)]
             self.sentence_vectors(sentences[:prime_sentences_up_to])
 
     def generator(self, name: str):

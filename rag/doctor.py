@@ -177,6 +177,7 @@ def check_embeddings(settings, state) -> Check:
 
 def check_index(settings, state) -> Check:
     from rag.embeddings import model_identity
+    from rag.sentences import META_KEY as SENTENCES_KEY
     from rag.store import (REBUILD_HINT, IndexMismatchError, IndexStorageError, IndexUnavailableError,
                            _is_connection_error, binding, check_binding, describe_location, make_client, unavailable)
 
@@ -211,10 +212,12 @@ def check_index(settings, state) -> Check:
                      {"recorded": meta, "expected": expected})
     count = col.count()
     dim = None
+    with_sentences = False
     if count:
-        sample = col.get(limit=1, include=["embeddings"])
+        sample = col.get(limit=1, include=["embeddings", "metadatas"])
         if sample.get("embeddings") is not None and len(sample["embeddings"]):
             dim = len(sample["embeddings"][0])
+        with_sentences = SENTENCES_KEY in ((sample.get("metadatas") or [{}])[0] or {})
     if dim is not None and state.get("dim") not in (None, dim):
         return Check("index", label, False, True,
                      f"les vecteurs de l'index ont {dim} dimensions, le modèle en produit {state['dim']}",
@@ -222,10 +225,14 @@ def check_index(settings, state) -> Check:
     if count == 0:
         return Check("index", label, False, True, f"la collection « {settings.collection} » est vide",
                      "indexez vos documents : aimf ingest")
+    # An index from before sentence vectors still answers, ranked without its second stage: say how to get it.
+    missing_sentences = settings.sentence_vectors and not with_sentences
     return Check("index", label, True, True,
                  f"{count} passages ; modèle {meta.get('embedding_model')}, découpage "
-                 f"{meta.get('chunk_size')}/{meta.get('chunk_overlap')} (conformes aux réglages)",
-                 data={"count": count, "binding": expected})
+                 f"{meta.get('chunk_size')}/{meta.get('chunk_overlap')} (conformes aux réglages)"
+                 + (" ; sans vecteurs de phrases, classement moins fin (aimf ingest --rebuild les calcule)"
+                    if missing_sentences else ""),
+                 data={"count": count, "binding": expected, "sentence_vectors": with_sentences})
 
 
 def check_manifest_file(settings, state) -> Check:
