@@ -204,7 +204,7 @@ class Ingestor:
 
     def _sweep_orphans(self, manifest: Manifest, store: Store) -> None:
         live = {cid for d in manifest.documents() for cid in d.chunk_ids}
-        store.delete([i for i in _all_ids(store) if i not in live])
+        store.delete([i for i in store.ids() if i not in live])
 
     def _reconcile(self, manifest: Manifest, store: Store) -> None:
         """Finish what an interrupted run left: half-written documents and documents no path refers to."""
@@ -422,16 +422,6 @@ class Ingestor:
     def _fail(report: IngestReport, source: str, message: str) -> None:
         report.failed += 1
         report.errors.append({"file": source, "message": message})
-
-
-def _all_ids(store: Store, page: int = 5000) -> list[str]:
-    col, out, offset = store.collection(), [], 0
-    while True:
-        ids = col.get(limit=page, offset=offset, include=[])["ids"]
-        out += ids
-        if len(ids) < page:
-            return out
-        offset += page
 
 
 def _storage_problem(exc: Exception) -> bool:

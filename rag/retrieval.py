@@ -60,7 +60,7 @@ class HybridRetriever(BaseRetriever):
     refresh_seconds: float = 2.0
 
     _lexical: LexicalIndex | None = PrivateAttr(default=None)
-    _lexical_count: int = PrivateAttr(default=-1)
+    _lexical_ids: frozenset = PrivateAttr(default=frozenset())
     _checked_at: float = PrivateAttr(default=0.0)
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
 
@@ -70,11 +70,12 @@ class HybridRetriever(BaseRetriever):
         if self._lexical is not None and now - self._checked_at < self.refresh_seconds:
             return self._lexical
         with self._lock:
-            count = self.store.count()
+            # The ids, not the count: an edited document replaces its chunks and may keep their number.
+            ids = frozenset(self.store.ids())
             self._checked_at = now
-            if self._lexical is None or count != self._lexical_count:
+            if self._lexical is None or ids != self._lexical_ids:
                 self._lexical = LexicalIndex(self.store.all_documents())
-                self._lexical_count = count
+                self._lexical_ids = ids
             return self._lexical
 
     # --- retrieval ----------------------------------------------------------------------------------------
@@ -96,7 +97,7 @@ class HybridRetriever(BaseRetriever):
             pool = list(dict.fromkeys([d.id for d, _ in dense_hits] + [d.id for d, _ in lexical_hits]))
         else:
             fused = rrf([[d.id for d, _ in hits] for hits in (dense_hits, lexical_hits) if hits])
-            pool = sorted(fused, key=fused.get, reverse=True)[:k]
+            pool = sorted(fused, key=fused.get, reverse=True)
         if not pool:
             return []
         docs = self._fetch_with_scores(pool, vector)  # also drops ids deleted since the lexical index was built

@@ -275,6 +275,16 @@ class Store:
             for i, t, m in zip(res["ids"], res["documents"], res["metadatas"])
         ]
 
+    def ids(self, page: int = 5000) -> list[str]:
+        """Every chunk id (no text, no vectors), paged."""
+        col, out, offset = self.collection(), [], 0
+        while True:
+            ids = col.get(limit=page, offset=offset, include=[])["ids"]
+            out += ids
+            if len(ids) < page:
+                return out
+            offset += page
+
     def all_documents(self, page: int = 5000) -> list[Document]:
         """Every chunk, paged so a large collection never goes in one request."""
         out: list[Document] = []
