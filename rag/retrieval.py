@@ -57,11 +57,13 @@ class HybridRetriever(BaseRetriever):
     # Receives (sentence texts, their stored vectors) of every fetched chunk: the extractive writer's cache.
     sentence_cache: Any = None
     dense_weight: float = DENSE_WEIGHT
-    refresh_seconds: float = 2.0
+    refresh_seconds: float = 2.0  # how often the lexical index checks the collection's size
+    ids_refresh_seconds: float = 30.0  # how often it checks the ids themselves
 
     _lexical: LexicalIndex | None = PrivateAttr(default=None)
     _lexical_ids: frozenset = PrivateAttr(default=frozenset())
     _checked_at: float = PrivateAttr(default=0.0)
+    _ids_checked_at: float = PrivateAttr(default=0.0)
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
 
     # --- the lexical index follows the collection ---------------------------------------------------------
@@ -70,12 +72,19 @@ class HybridRetriever(BaseRetriever):
         if self._lexical is not None and now - self._checked_at < self.refresh_seconds:
             return self._lexical
         with self._lock:
-            # The ids, not the count: an edited document replaces its chunks and may keep their number.
-            ids = frozenset(self.store.ids())
             self._checked_at = now
-            if self._lexical is None or ids != self._lexical_ids:
-                self._lexical = LexicalIndex(self.store.all_documents())
-                self._lexical_ids = ids
+            count = self.store.count()
+            stale = self._lexical is None or count != len(self._lexical)
+            if not stale and now - self._ids_checked_at >= self.ids_refresh_seconds:
+                # An edited document replaces its chunks and may keep their number: compare the ids too, less
+                # often (listing 10,000 ids takes ~45 ms).
+                stale = frozenset(self.store.ids()) != self._lexical_ids
+                self._ids_checked_at = now
+            if stale:
+                docs = self.store.all_documents()
+                self._lexical = LexicalIndex(docs)
+                self._lexical_ids = frozenset(d.id for d in docs)
+                self._ids_checked_at = now
             return self._lexical
 
     # --- retrieval ----------------------------------------------------------------------------------------

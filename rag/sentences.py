@@ -17,12 +17,12 @@ import numpy as np
 from rag.text import split_sentences
 
 META_KEY = "sentence_vectors"
-_LIST_ITEM = re.compile(r"^\s*(?:[-•*–]|\d+[.)])\s+")
+LIST_ITEM = re.compile(r"^\s*(?:[-•*–]|\d+[.)])\s+")
 
 
 def sentence_key(text: str) -> str:
     """What is embedded for a sentence: without its list bullet (also the key of cached vectors)."""
-    return _LIST_ITEM.sub("", text)
+    return LIST_ITEM.sub("", text)
 
 
 def sentence_keys(chunk_text: str) -> list[str]:

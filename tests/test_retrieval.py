@@ -51,8 +51,8 @@ def ingest(settings: Settings, fake: FakeHashEmbeddings) -> Store:
 
 
 def retriever(store: Store, fake: FakeHashEmbeddings, **kw) -> HybridRetriever:
-    # refresh_seconds=0: the lexical index checks the collection on every search (no waiting in tests).
-    return HybridRetriever(store=store, embeddings=fake, refresh_seconds=0, **kw)
+    # The lexical index checks the collection (size and ids) on every search: no waiting in tests.
+    return HybridRetriever(store=store, embeddings=fake, refresh_seconds=0, ids_refresh_seconds=0, **kw)
 
 
 def cos(fake: FakeHashEmbeddings, a: str, b: str) -> float:

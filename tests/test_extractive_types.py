@@ -1,0 +1,51 @@
+"""The extractive writer's answer-type checks and sentence choice, without a model (pure functions)."""
+
+from __future__ import annotations
+
+from rag.answer import Passage
+from rag.generators.extractive import ANSWER_TYPES, ExtractiveGenerator, _holds
+from rag.text import tokens
+
+
+def holds(question: str, sentence: str) -> bool:
+    q_terms = set(tokens(question))
+    expected = [(name, pattern) for name, cue, pattern in ANSWER_TYPES if cue.search(question)]
+    assert expected, question
+    return all(_holds(name, pattern, sentence, q_terms) for name, pattern in expected)
+
+
+def test_who_did_it_may_be_a_people_or_a_firm_not_only_a_person() -> None:
+    q = "Qui perd la bataille de Beauport ?"
+    assert holds(q, "À la première tentative, les Anglais connaissent une défaite lors de la bataille de Beauport.")
+    assert holds("Qui a réalisé le sondage ?", "Selon l'institut OpinionWay, 51 % des électeurs se disent de droite.")
+    # a name the question already holds is not an answer
+    assert not holds(q, "La bataille de Beauport eut lieu au mois de juillet.")
+
+
+def test_who_holds_a_role_still_needs_a_persons_name() -> None:
+    q = "Qui est le maire de Nantes ?"
+    assert not holds(q, "La commission est présidée par la Ville de Nantes.")
+    assert holds(q, "Le maire de Nantes, Jean Dupont, ouvre la séance.")
+
+
+def test_where_is_answered_by_a_place_named_or_not() -> None:
+    assert holds("Où a lieu la cérémonie d'inauguration ?", "Une cérémonie d'inauguration est tenue à bord.")
+    assert holds("Où trouve-t-on la vitamine D3 ?", "Elle est présente dans certains aliments, notamment les poissons gras.")
+    # "which city" still asks for a city's name
+    assert not holds("Dans quelle ville se tient la conférence ?", "La conférence est organisée avec le soutien de nos partenaires.")
+
+
+def test_dates_before_1800_are_dates_and_large_numbers_still_quantities() -> None:
+    assert holds("En quelle année les Britanniques perdent-ils l'avantage ?", "En 1779, la France persuada l'Espagne d'aider les Américains.")
+    assert holds("Combien de soldats comptait l'armée ?", "L'armée comptait 1500 soldats.")
+    assert not holds("Combien de soldats comptait l'armée en 1990 ?", "L'armée fut dissoute en 1995.")
+
+
+def test_the_best_sentence_comes_with_its_neighbour_but_not_the_heading() -> None:
+    text = ("Guerre des Boutons\n\nLa guerre des boutons oppose les enfants de Longeverne à ceux de Velrans. "
+            "Lebrac mène la bande de Longeverne. Le livre paraît en 1912.")
+    passage = Passage(chunk_id="c1", source="a.md", title="Guerre des Boutons", section="Guerre des Boutons", text=text)
+    composed = ExtractiveGenerator().compose("Qui oppose la guerre des boutons ?", [passage], "fr")
+    assert composed is not None
+    assert composed.text.startswith("La guerre des boutons oppose") and "Lebrac mène la bande" in composed.text
+    assert "Guerre des Boutons La" not in composed.text
