@@ -107,7 +107,8 @@ def bench(settings, dataset: Path, methods: list[str], limit: int | None = None,
         questions = [q for q in questions if article_of(q.source) % 2 == 1]
     questions = questions[:limit] if limit else questions
     store = Store.open(sq, settings.embedding_model)
-    retriever = HybridRetriever(store=store, embeddings=embeddings, k=10, fetch_k=settings.fetch_k)
+    retriever = HybridRetriever(store=store, embeddings=embeddings, k=10, fetch_k=settings.fetch_k,
+                                exact_max_chunks=settings.exact_search_max_chunks)
     retriever.lexical()
     # Query vectors are computed once and shared: the methods differ only after embedding, which is timed apart.
     t0 = time.perf_counter()

@@ -61,7 +61,7 @@ class Assistant:
                 self._store = Store.open(self.settings, self.model_id)
                 self._retriever = HybridRetriever(
                     store=self._store, embeddings=self.embeddings, k=self.settings.k, fetch_k=self.settings.fetch_k,
-                    sentence_cache=self.sentence_vectors,
+                    exact_max_chunks=self.settings.exact_search_max_chunks, sentence_cache=self.sentence_vectors,
                 )
             return self._retriever
 

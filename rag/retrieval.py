@@ -21,6 +21,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 
+from rag.dense import DenseIndex
 from rag.lexical import LexicalIndex
 from rag.sentences import META_KEY, decode, sentence_keys, strip
 from rag.store import Store
@@ -60,13 +61,17 @@ class HybridRetriever(BaseRetriever):
     refresh_seconds: float = 2.0  # how often the lexical index checks the collection's size
     ids_refresh_seconds: float = 30.0  # how often it checks the ids themselves
 
+    # Above this many chunks, dense search uses Chroma's HNSW index instead of an exact scan (see rag/dense.py).
+    exact_max_chunks: int = 200_000
+
     _lexical: LexicalIndex | None = PrivateAttr(default=None)
+    _dense: DenseIndex | None = PrivateAttr(default=None)
     _lexical_ids: frozenset = PrivateAttr(default=frozenset())
     _checked_at: float = PrivateAttr(default=0.0)
     _ids_checked_at: float = PrivateAttr(default=0.0)
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
 
-    # --- the lexical index follows the collection ---------------------------------------------------------
+    # --- the in-memory indexes (lexical, and dense up to exact_max_chunks) follow the collection ---------------------------------------------------------
     def lexical(self) -> LexicalIndex:
         now = time.monotonic()
         if self._lexical is not None and now - self._checked_at < self.refresh_seconds:
@@ -81,11 +86,20 @@ class HybridRetriever(BaseRetriever):
                 stale = frozenset(self.store.ids()) != self._lexical_ids
                 self._ids_checked_at = now
             if stale:
-                docs = self.store.all_documents()
+                exact = count <= self.exact_max_chunks
+                docs, vectors = self.store.all_with_vectors(vectors=exact)
                 self._lexical = LexicalIndex(docs)
+                self._dense = DenseIndex(docs, np.asarray(vectors)) if exact else None
                 self._lexical_ids = frozenset(d.id for d in docs)
                 self._ids_checked_at = now
             return self._lexical
+
+    def dense_search(self, vector: list[float], k: int, where: dict | None = None) -> list[tuple[Document, float]]:
+        """Exact scan of the vectors held in memory; Chroma's (approximate) index for a collection too large."""
+        self.lexical()  # refreshes both indexes
+        if self._dense is not None:
+            return self._dense.search(vector, k, where)
+        return self.store.search(vector, k, where)
 
     # --- retrieval ----------------------------------------------------------------------------------------
     def _get_relevant_documents(
@@ -98,7 +112,7 @@ class HybridRetriever(BaseRetriever):
         k = k or self.k
         method = method or self.method
         vector = query_vector if query_vector is not None else self.embeddings.embed_query(query)
-        dense_hits = self.store.search(vector, self.fetch_k, where) if method != "lexical" else []
+        dense_hits = self.dense_search(vector, self.fetch_k, where) if method != "lexical" else []
         lexical = self.lexical() if method != "dense" else None
         bm25 = lexical.scores(query) if lexical is not None else None
         lexical_hits = lexical.search(query, self.fetch_k, where, scores=bm25) if lexical is not None else []

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     # Retrieval and answers
     k: int = Field(5, ge=1, le=50)
     fetch_k: int = Field(30, ge=1, le=500, description="Candidates taken from each retriever before fusion.")
+    exact_search_max_chunks: int = Field(
+        200_000, ge=0,
+        description="Up to this many chunks, dense search scans every vector in memory (exact; 1.5 KB a chunk); above, Chroma's approximate index.",
+    )
     min_relevance: float = Field(
         0.2, ge=0, le=1,
         description="Floor on the estimated probability (rag/relevance.py) that the best passage answers; below it, abstain.",

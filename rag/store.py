@@ -276,28 +276,34 @@ class Store:
         ]
 
     def ids(self, page: int = 5000) -> list[str]:
-        """Every chunk id (no text, no vectors), paged."""
-        col, out, offset = self.collection(), [], 0
-        while True:
-            ids = col.get(limit=page, offset=offset, include=[])["ids"]
-            out += ids
-            if len(ids) < page:
-                return out
-            offset += page
+        """Every chunk id (no text, no vectors)."""
+        return [i for res in self._pages([], page) for i in res["ids"]]
 
     def all_documents(self, page: int = 5000) -> list[Document]:
-        """Every chunk, paged so a large collection never goes in one request."""
-        out: list[Document] = []
-        col = self.collection()
-        offset = 0
-        while True:
-            res = col.get(limit=page, offset=offset, include=["documents", "metadatas"])
-            out += [
+        """Every chunk."""
+        return self.all_with_vectors(page, vectors=False)[0]
+
+    def all_with_vectors(self, page: int = 5000, vectors: bool = True) -> tuple[list[Document], list]:
+        """Every chunk and (optionally) its vector, in the same order."""
+        docs: list[Document] = []
+        out: list = []
+        for res in self._pages(["documents", "metadatas"] + (["embeddings"] if vectors else []), page):
+            docs += [
                 Document(id=i, page_content=t, metadata=strip(m))
                 for i, t, m in zip(res["ids"], res["documents"], res["metadatas"])
             ]
+            if vectors:
+                out += list(res["embeddings"])
+        return docs, out
+
+    def _pages(self, include: list[str], page: int):
+        """The collection in pages, so a large one never goes in one request."""
+        col, offset = self.collection(), 0
+        while True:
+            res = col.get(limit=page, offset=offset, include=include)
+            yield res
             if len(res["ids"]) < page:
-                return out
+                return
             offset += page
 
 

@@ -260,3 +260,33 @@ def test_lexical_search_honours_where(where, expected):
     assert set(ids(hits)) == expected
     assert all(matches(d.metadata, where) for d, _ in hits)
     assert len(idx.search("ville", 1, where)) == min(1, len(expected))  # k counts matching chunks only
+
+
+# --------------------------------------------------------------------------- exact dense search
+
+
+def test_dense_index_is_an_exact_scan_and_honours_where():
+    from rag.dense import DenseIndex
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(500, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    docs = [Document(id=f"c{i}", page_content=str(i), metadata={"source": f"s{i % 7}"}) for i in range(500)]
+    index = DenseIndex(docs, vectors)
+    query = vectors[42] + 0.1 * vectors[7]
+    expected = np.argsort(-(vectors @ query))
+    assert [d.id for d, _ in index.search(query, 10)] == [f"c{i}" for i in expected[:10]]
+    filtered = index.search(query, 5, where={"source": "s3"})
+    assert [d.id for d, _ in filtered] == [f"c{i}" for i in expected if i % 7 == 3][:5]
+    assert len(index.search(query, 900)) == 500  # k beyond the collection: everything, still in order
+    assert DenseIndex([], np.zeros((0, 16))).search(query, 3) == []
+
+
+def test_fake_retriever_falls_back_to_chroma_above_the_exact_limit(index, fake_embeddings):
+    """Over exact_max_chunks, dense search is Chroma's HNSW: on 7 chunks it finds the same as the exact scan."""
+    _, store = index
+    exact = retriever(store, fake_embeddings).search(QUESTION, k=5, method="dense")
+    approximate = retriever(store, fake_embeddings, exact_max_chunks=0)
+    assert approximate.search(QUESTION, k=5, method="dense")[0].id == exact[0].id
+    assert approximate._dense is None and retriever(store, fake_embeddings)._dense is None  # built on first search
+    assert [d.id for d in approximate.search(QUESTION, k=5, method="dense")] == [d.id for d in exact]
