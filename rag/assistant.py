@@ -6,6 +6,7 @@ question -> standalone question -> hybrid retrieval -> relevance floor -> writer
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 import threading
@@ -326,8 +327,18 @@ def missing_names(question: str, passages: list[Passage], names: bool = True) ->
         lone = not (_capitalised_neighbour(words, i, -1) or _capitalised_neighbour(words, i, 1))
         is_name = (names or is_acronym or lone) and i > 0 and bare[:1].isupper() and fold(bare) not in _NOT_NAMES and len(bare) > 2
         if (is_year or is_name) and not re.search(rf"\b{re.escape(fold(bare))}", haystack):
-            missing.append(bare)
+            if is_year or not _misspelt_in(fold(bare), haystack):
+                missing.append(bare)
     return missing
+
+
+def _misspelt_in(name: str, haystack: str) -> bool:
+    """A long name written slightly differently in the passages ("Guesaldo" for "Gesualdo", "Shangai"): people
+    misspell the names they ask about. One or two letters in a name of 6 or more (difflib's ratio >= 0.8)."""
+    if len(name) < 6:
+        return False
+    words = set(re.findall(rf"\b[\w'-]{{{len(name) - 2},{len(name) + 2}}}\b", haystack))
+    return bool(difflib.get_close_matches(name, words, n=1, cutoff=0.8))
 
 
 _CONNECTORS = {"of", "the", "and", "for", "de", "du", "des", "la", "le", "les", "et", "d", "l"}

@@ -49,3 +49,17 @@ def test_the_best_sentence_comes_with_its_neighbour_but_not_the_heading() -> Non
     assert composed is not None
     assert composed.text.startswith("La guerre des boutons oppose") and "Lebrac mène la bande" in composed.text
     assert "Guerre des Boutons La" not in composed.text
+
+
+def test_names_absent_from_the_passages_allow_a_small_misspelling_of_a_long_name():
+    from rag.answer import Passage
+    from rag.assistant import missing_names
+
+    passages = [Passage(chunk_id="c1", source="a.md", title="Gesualdo",
+                        text="Carlo Gesualdo, prince de Venosa, écrivait des madrigaux. Il vécut à Naples et à Ferrare.")]
+    assert missing_names("Qu'écrivait Guesaldo dans ses lettres ?", passages) == []  # two letters swapped
+    assert missing_names("Que fit Gesualdo à Naples ?", passages) == []
+    # Another name, a short name one letter off, a year: still absent.
+    assert missing_names("Qu'écrivait Monteverdi ?", passages) == ["Monteverdi"]
+    assert missing_names("Que fit Gesualdo à Napls ?", passages) == ["Napls"]  # under 6 letters: exact only
+    assert missing_names("Que fit Gesualdo en 1590 ?", passages) == ["1590"]
