@@ -62,4 +62,4 @@ def test_names_absent_from_the_passages_allow_a_small_misspelling_of_a_long_name
     # Another name, a short name one letter off, a year: still absent.
     assert missing_names("Qu'écrivait Monteverdi ?", passages) == ["Monteverdi"]
     assert missing_names("Que fit Gesualdo à Napls ?", passages) == ["Napls"]  # under 6 letters: exact only
-    assert missing_names("Que fit Gesualdo en 1590 ?", passages) == ["1590"]
+    assert missing_names("Que fit Gesualdo en 1998 ?", passages) == ["1998"]
