@@ -87,7 +87,9 @@ ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
             r"\b(quand|en quelle année|depuis quand|à quelle date|quelle année|en quel mois|when|what year|"
             r"which year|since when|what date)\b", re.I,
         ),
-        re.compile(rf"{_YEAR}|\b(?:{_MONTHS})\b", re.I),
+        # A year of any era when introduced as one ("en 761", "vers 300 av. J.-C."), a recent year, a month.
+        re.compile(rf"{_YEAR}|\b(?:{_MONTHS})\b|\b(?:en|vers|dès|depuis|in|since|année|an)\s+\d{{3,4}}\b|"
+                   r"\b\d{1,4}\s+(?:av\.?|apr\.?|avant|après)\s+J\.?-?C|\b\d{1,4}\s+(?:BC|AD|BCE|CE)\b", re.I),
     ),
     (
         # "Comment s'appelle le maire… ?", "Qui est le maire… ?": a person's name is asked for.
@@ -245,12 +247,15 @@ class ExtractiveGenerator:
         passages were the main cause of citations without evidence). A question restates one sentence and what it
         asks is often in the next or previous one ("Il …", "Ce clip …"): measured on French QA, containment 0.54
         with one sentence, 0.63 with up to three from the best passage, +2.5 points more when the best sentence's
-        neighbour always goes with it. A heading or a list item is no neighbour to quote."""
+        neighbour goes with it when it has something of the question. A heading or a list item is no neighbour to
+        quote."""
         chosen = [best]
         same = sorted((s for s in sentences if s.passage == best.passage), key=lambda s: s.start)
         i = next(j for j, s in enumerate(same) if s is best)
+        # A neighbour with nothing of the question (no shared word, not close in meaning) is not quoted: it
+        # would be noise, or a planted instruction sitting next to the answer.
         near = [same[j] for j in (i - 1, i + 1) if 0 <= j < len(same) and not same[j].is_item
-                and not same[j].is_heading and not _is_stub(same[j].text)]
+                and not same[j].is_heading and not _is_stub(same[j].text) and same[j].score > 0]
         if near:
             chosen.append(max(near, key=lambda s: s.score))
         for s in candidates[1:]:
