@@ -80,3 +80,11 @@ def test_a_year_of_any_era_answers_a_when_question_when_introduced_as_one() -> N
     assert holds(q, "Tahert devient capitale le 4 juillet 1830.")
     assert not holds(q, "Tahert compte 12 quartiers et 3 marchés.")
     assert not holds(q, "Le plan se décline en 12 points.")
+
+
+def test_the_next_sentence_that_goes_on_about_the_subject_is_quoted_even_without_a_shared_word() -> None:
+    text = ("La guerre des boutons oppose les enfants de Longeverne à ceux de Velrans. Ils sont menés par Lebrac. "
+            "Le livre paraît en 1912.")
+    passage = Passage(chunk_id="c1", source="a.md", title="Roman", text=text)
+    composed = ExtractiveGenerator().compose("Qui oppose la guerre des boutons ?", [passage], "fr")
+    assert composed is not None and "Ils sont menés par Lebrac" in composed.text and "1912" not in composed.text

@@ -253,9 +253,11 @@ class ExtractiveGenerator:
         same = sorted((s for s in sentences if s.passage == best.passage), key=lambda s: s.start)
         i = next(j for j, s in enumerate(same) if s is best)
         # A neighbour with nothing of the question (no shared word, not close in meaning) is not quoted: it
-        # would be noise, or a planted instruction sitting next to the answer.
+        # would be noise, or a planted instruction sitting next to the answer; unless it is the next sentence and
+        # goes on about the same subject ("Il …", "Ce clip …").
         near = [same[j] for j in (i - 1, i + 1) if 0 <= j < len(same) and not same[j].is_item
-                and not same[j].is_heading and not _is_stub(same[j].text) and same[j].score > 0]
+                and not same[j].is_heading and not _is_stub(same[j].text)
+                and (same[j].score > 0 or (j == i + 1 and _ANAPHORA.match(same[j].text)))]
         if near:
             chosen.append(max(near, key=lambda s: s.score))
         for s in candidates[1:]:
@@ -333,6 +335,10 @@ _ROLE_WORD = re.compile(r"\b(?:maire|président|présidente|délégué|délégu�
                         r"gouverneur|ambassadeur|roi|reine|général|chef|mayor|president|director|minister|"
                         r"secretary|king|queen|general)\b", re.I)
 _CAPITALISED = re.compile(r"(?<![.!?:«\"]\s)(?<!^)(?<=\s|[(’'])[A-ZÀ-Ý][\wÀ-ÿ'’-]*")
+
+
+_ANAPHORA = re.compile(r"^\s*(?:il|elle|ils|elles|celui-ci|celle-ci|ceux-ci|ce|cet|cette|ces|son|sa|ses|leur|leurs|"
+                       r"he|she|it|they|this|these|its|his|her|their)\b", re.I)
 
 
 def _holds(name: str, pattern: re.Pattern, unit: str, q_terms: set[str]) -> bool:
