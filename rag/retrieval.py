@@ -58,7 +58,9 @@ class HybridRetriever(BaseRetriever):
     # Receives (sentence texts, their stored vectors) of every fetched chunk: the extractive writer's cache.
     sentence_cache: Any = None
     dense_weight: float = DENSE_WEIGHT
-    refresh_seconds: float = 2.0  # how often the lexical index checks the collection's size
+    # How often the in-memory indexes check the collection's size: every search (~1 ms), so a document is found
+    # as soon as it is indexed (dense search reads these indexes too).
+    refresh_seconds: float = 0.0
     ids_refresh_seconds: float = 30.0  # how often it checks the ids themselves
 
     # Above this many chunks, dense search uses Chroma's HNSW index instead of an exact scan (see rag/dense.py).
