@@ -51,7 +51,7 @@ def make_corpus(texts: list[str], n: int, folder: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ingest.pipeline import Ingestor, embedding_texts
+    from ingest.pipeline import Ingestor, chunk_sentences, embedding_texts
     from rag.embeddings import load_embeddings, prefixes, sentence_transformer
     from rag.settings import get_settings
     from rag.store import Store
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     pipeline_s = time.perf_counter() - t0
     chunks = Store.open(settings, settings.embedding_model).all_documents()
     model = sentence_transformer(embeddings)
-    inputs = embedding_texts(chunks, settings.sentence_vectors)
+    inputs = embedding_texts(chunks, chunk_sentences(chunks, settings.sentence_vectors))
     t1 = time.perf_counter()
     model.encode(inputs, prompt=prefixes(settings)[1] or None, batch_size=settings.embedding_batch_size,
                  normalize_embeddings=True)

@@ -79,23 +79,24 @@ def embedding_text(doc: Document) -> str:
     return f"{title}\n{doc.page_content}" if title and title not in doc.page_content else doc.page_content
 
 
-def embedding_texts(chunks: list[Document], with_sentences: bool) -> list[str]:
-    """The chunks' texts, then (with sentence vectors) every sentence of every chunk: one call to the model keeps
-    its batches full and lets it group texts of similar length."""
-    texts = [embedding_text(c) for c in chunks]
-    if with_sentences:
-        texts += [key for c in chunks for key in sentence_keys(c.page_content)]
-    return texts
+def chunk_sentences(chunks: list[Document], with_sentences: bool) -> list[list[str]]:
+    """The sentences to embed for each chunk (none when sentence vectors are off)."""
+    return [sentence_keys(c.page_content) if with_sentences else [] for c in chunks]
 
 
-def attach_sentence_vectors(chunks: list[Document], vectors: list[list[float]]) -> list[list[float]]:
+def embedding_texts(chunks: list[Document], sentences: list[list[str]]) -> list[str]:
+    """The chunks' texts, then every sentence of every chunk: one call to the model keeps its batches full and lets
+    it group texts of similar length."""
+    return [embedding_text(c) for c in chunks] + [key for keys in sentences for key in keys]
+
+
+def attach_sentence_vectors(chunks: list[Document], sentences: list[list[str]], vectors: list[list[float]]) -> list[list[float]]:
     """Store each chunk's sentence vectors (those after the chunk vectors) in its metadata; return the chunk vectors."""
     offset = len(chunks)
-    for c in chunks:
-        n = len(sentence_keys(c.page_content))
-        if n:
-            c.metadata[SENTENCE_META_KEY] = encode_sentence_vectors(vectors[offset : offset + n])
-        offset += n
+    for c, keys in zip(chunks, sentences):
+        if keys:
+            c.metadata[SENTENCE_META_KEY] = encode_sentence_vectors(vectors[offset : offset + len(keys)])
+        offset += len(keys)
     return vectors[: len(chunks)]
 
 
@@ -334,9 +335,8 @@ class Ingestor:
     def _flush(self, group: list[_Pending], manifest: Manifest, store: Store, report: IngestReport, done: int, total: int) -> int:
         chunks = [c for item in group for c in item.chunks]
         t0 = time.perf_counter()
-        vectors = self._embed(embedding_texts(chunks, self.settings.sentence_vectors))
-        if self.settings.sentence_vectors:
-            vectors = attach_sentence_vectors(chunks, vectors)
+        sentences = chunk_sentences(chunks, self.settings.sentence_vectors)
+        vectors = attach_sentence_vectors(chunks, sentences, self._embed(embedding_texts(chunks, sentences)))
         report.embed_seconds += time.perf_counter() - t0
         offset = 0
         for item in group:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import numpy as np
@@ -130,6 +130,9 @@ class _Sentence:
     is_item: bool = False
     is_heading: bool = False  # the passage's title line: names its subject, is no sentence to quote next to another
     unit: str = ""  # the sentence, or for a line introducing a list ("… :"), the line and its items
+    # The sentences before and after it in its passage (set once, read by scoring, typed checks and support).
+    prev: "_Sentence | None" = field(default=None, repr=False, compare=False)
+    next: "_Sentence | None" = field(default=None, repr=False, compare=False)
 
 
 class SentenceVectors:
@@ -181,13 +184,11 @@ class ExtractiveGenerator:
         expected = [(name, pattern) for name, cue, pattern in ANSWER_TYPES if cue.search(question)]
         key_terms = self._key_terms(question) if expected else set()
         q_terms = set(tokens(question))
-        # The sentence before names what "il", "ce clip" stand for: a typed answer may take its subject from it.
-        context = _previous_sentence_terms(sentences)
         candidates = [
             s for s in sentences
             if all(_holds(name, p, s.unit, q_terms) for name, p in expected) and not _is_stub(s.text)
             and (not key_terms or s.lex >= 0.5 or (key_terms & set(tokens(s.unit)) and s.lex >= 0.3)
-                 or key_terms <= set(tokens(s.unit)) | context.get(id(s), set()) or s.sem >= _CROSS_LINGUAL_SURE)
+                 or key_terms <= set(tokens(s.unit)) | _previous_terms(s) or s.sem >= _CROSS_LINGUAL_SURE)
             and _counts_what_was_asked(question, s.unit, self.idf) and _names_the_role(question, s.unit, self.idf)
         ]
         if not candidates or candidates[0].score <= 0.0:
@@ -196,7 +197,7 @@ class ExtractiveGenerator:
         if _LIST_Q.search(question) or best.text.rstrip().endswith(":"):
             chosen = self._list_around(best, sentences)
         else:
-            chosen = self._support(best, candidates, sentences)
+            chosen = self._support(best, candidates)
         chosen.sort(key=lambda s: (s.passage if s.passage != best.passage else -1, s.start))
         return self._render(chosen, passages)
 
@@ -215,6 +216,8 @@ class ExtractiveGenerator:
                 s = _Sentence(pi, start, end, text, lex=coverage(q_terms, set(tokens(text)), self.idf))
                 s.is_item = bool(_LIST_ITEM.match(text))
                 s.is_heading = start == 0 and text.strip() in {p.title.strip(), p.section.strip()}
+                if sentences and sentences[-1].passage == pi:
+                    s.prev, sentences[-1].next = sentences[-1], s
                 sentences.append(s)
             _attach_list_items(sentences)
         if self.sentence_vectors is not None and query_vector is not None and sentences:
@@ -232,15 +235,12 @@ class ExtractiveGenerator:
             own = (0.55 * s.lex + 0.45 * sem) * prior if (s.lex > 0 or sem > 0.5) else 0.0
             s.score = own + PASSAGE_WEIGHT * passage_cover[s.passage] if own > 0 else 0.0
         own_scores = {id(s): s.score for s in sentences}
-        ordered = sorted(sentences, key=lambda s: (s.passage, s.start))
-        for i, s in enumerate(ordered):
-            near = [own_scores[id(ordered[j])] for j in (i - 1, i + 1)
-                    if 0 <= j < len(ordered) and ordered[j].passage == s.passage]
+        for s in sentences:
             if s.score > 0:
-                s.score += NEIGHBOUR_WEIGHT * max(near, default=0.0)
+                s.score += NEIGHBOUR_WEIGHT * max((own_scores[id(n)] for n in (s.prev, s.next) if n), default=0.0)
         return sorted(sentences, key=lambda s: s.score, reverse=True)
 
-    def _support(self, best: _Sentence, candidates: list[_Sentence], sentences: list[_Sentence]) -> list[_Sentence]:
+    def _support(self, best: _Sentence, candidates: list[_Sentence]) -> list[_Sentence]:
         """The best sentence, its better-scoring neighbour, and sentences from the same passage scoring half as well.
 
         Staying in one passage keeps every citation on evidence (measured: supporting sentences taken from other
@@ -250,14 +250,11 @@ class ExtractiveGenerator:
         neighbour goes with it when it has something of the question. A heading or a list item is no neighbour to
         quote."""
         chosen = [best]
-        same = sorted((s for s in sentences if s.passage == best.passage), key=lambda s: s.start)
-        i = next(j for j, s in enumerate(same) if s is best)
         # A neighbour with nothing of the question (no shared word, not close in meaning) is not quoted: it
         # would be noise, or a planted instruction sitting next to the answer; unless it is the next sentence and
         # goes on about the same subject ("Il …", "Ce clip …").
-        near = [same[j] for j in (i - 1, i + 1) if 0 <= j < len(same) and not same[j].is_item
-                and not same[j].is_heading and not _is_stub(same[j].text)
-                and (same[j].score > 0 or (j == i + 1 and _ANAPHORA.match(same[j].text)))]
+        near = [n for n in (best.prev, best.next) if n is not None and not n.is_item and not n.is_heading
+                and not _is_stub(n.text) and (n.score > 0 or (n is best.next and _ANAPHORA.match(n.text)))]
         if near:
             chosen.append(max(near, key=lambda s: s.score))
         for s in candidates[1:]:
@@ -354,14 +351,10 @@ def _holds(name: str, pattern: re.Pattern, unit: str, q_terms: set[str]) -> bool
     return any(set(tokens(m.group(0))) - q_terms for m in _CAPITALISED.finditer(unit))
 
 
-def _previous_sentence_terms(sentences: list[_Sentence]) -> dict[int, set[str]]:
-    """The words of the sentence before each one in its passage: where its "il", "ce clip" point to."""
-    out: dict[int, set[str]] = {}
-    ordered = sorted(sentences, key=lambda s: (s.passage, s.start))
-    for prev, s in zip(ordered, ordered[1:]):
-        if prev.passage == s.passage:
-            out[id(s)] = set(tokens(prev.text))
-    return out
+def _previous_terms(s: _Sentence) -> set[str]:
+    """The words of the sentence before: what its "il", "ce clip" stand for, so a typed answer may take its subject
+    from there."""
+    return set(tokens(s.prev.text)) if s.prev is not None else set()
 
 
 def _attach_list_items(sentences: list[_Sentence]) -> None:
