@@ -74,9 +74,11 @@ class HybridRetriever(BaseRetriever):
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
 
     # --- the in-memory indexes (lexical, and dense up to exact_max_chunks) follow the collection ---------------------------------------------------------
-    def lexical(self) -> LexicalIndex:
+    def lexical(self, fresh: bool = True) -> LexicalIndex:
+        """The lexical index, brought up to date with the collection first unless ``fresh`` is False (callers that
+        read it many times for one question: the search just before has refreshed it)."""
         now = time.monotonic()
-        if self._lexical is not None and now - self._checked_at < self.refresh_seconds:
+        if self._lexical is not None and (not fresh or now - self._checked_at < self.refresh_seconds):
             return self._lexical
         with self._lock:
             self._checked_at = now
