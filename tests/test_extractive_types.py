@@ -88,3 +88,48 @@ def test_the_next_sentence_that_goes_on_about_the_subject_is_quoted_even_without
     passage = Passage(chunk_id="c1", source="a.md", title="Roman", text=text)
     composed = ExtractiveGenerator().compose("Qui oppose la guerre des boutons ?", [passage], "fr")
     assert composed is not None and "Ils sont menés par Lebrac" in composed.text and "1912" not in composed.text
+
+
+def test_when_as_the_questions_own_word_accepts_a_century_or_a_moment() -> None:
+    assert holds("Quand les territoires ont-ils été saccagés ?", "Ces territoires, ravagés au XIVe siècle, restèrent déserts.")
+    assert holds("Quand s'exilent les catholiques ?", "Durant les mois qui suivirent la bataille, les catholiques s'exilèrent.")
+    assert not holds("Quand la ville a-t-elle adhéré ?", "La ville a adhéré avec enthousiasme et conviction.")
+    # "en quelle année" still asks for a year
+    assert not holds("En quelle année la ville a-t-elle adhéré ?", "La ville a adhéré au XIVe siècle.")
+    # "quand" inside another question asks no date
+    cues = [name for name, cue, _ in ANSWER_TYPES if cue.search("À quelle vitesse court le guépard quand il a faim ?")]
+    assert "date" not in cues and "year" not in cues
+
+
+def test_a_grand_prix_is_no_money_and_a_number_of_studies_is_no_count() -> None:
+    cues = {name for name, cue, _ in ANSWER_TYPES if cue.search("Qui remporte deux grands prix avec Porsche ?")}
+    assert "money" not in cues
+    cues = {name for name, cue, _ in ANSWER_TYPES if cue.search("Qu'est-ce qui cause un faible nombre d'études ?")}
+    assert "quantity" not in cues
+    assert "money" in {name for name, cue, _ in ANSWER_TYPES if cue.search("Quel est le prix du billet ?")}
+
+
+def test_a_count_of_people_or_of_a_noun_named_elsewhere_in_the_sentence_answers_how_many() -> None:
+    from rag.generators.extractive import _counts_what_was_asked
+
+    def idf(term: str) -> float:
+        return 1.0
+
+    assert _counts_what_was_asked("Combien de personnes y travaillent ?", "Le ministère estime à 100 000 le nombre de salariés.", idf)
+    assert _counts_what_was_asked("Combien de catholiques quittent Armagh ?",
+                                  "Un grand nombre de catholiques du comté, 7 000 environ, s'exilèrent.", idf)
+    assert _counts_what_was_asked("Combien de membres compte le groupe ?", "En 1947, le groupe compte une dizaine de membres.", idf)
+    # a duration is no count of cities, even in a sentence that names cities
+    assert not _counts_what_was_asked("Combien de villes sont membres du réseau ?",
+                                      "Ce thème est au cœur des échanges entre les villes membres depuis plus de dix ans.", idf)
+
+
+def test_who_is_the_father_may_be_answered_by_a_description_but_the_mayor_by_a_name() -> None:
+    from rag.generators.extractive import _names_the_role
+
+    def idf(term: str) -> float:
+        return 1.0
+
+    assert _names_the_role("Qui est le père de Yoweri ?", "Fils d'un riche propriétaire terrien, il appartient aux Banyankolés.", idf)
+    assert not _names_the_role("Qui est le maire de Nantes ?", "Le président de la région, Jean Dupont, ouvre la séance.", idf)
+    assert holds("Qui lit le journal tous les jours ?", "Hermione, par exemple, le lit tous les jours.")

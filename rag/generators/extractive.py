@@ -36,9 +36,12 @@ _LIST_Q = re.compile(
     r"list|name the|what (?:\w+ )?(?:projects|cities|partners|areas|fields))\b", re.I,
 )
 _NUMBER_WORDS = (
-    r"deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|quinze|vingt|trente|cent|cents|mille|"
-    r"million|millions|milliard|milliards|one|two|three|four|five|six|seven|eight|nine|ten|twelve|hundred|"
-    r"thousand|million|billion"
+    r"deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|quinze|seize|vingt|trente|"
+    r"quarante|cinquante|soixante|septante|octante|nonante|cent|cents|mille|million|millions|milliard|milliards|"
+    r"dizaines?|douzaines?|quinzaines?|vingtaines?|trentaines?|quarantaines?|cinquantaines?|centaines?|milliers?|"
+    r"quelques|plusieurs|aucun|aucune|"
+    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|hundred|hundreds|thousand|thousands|million|"
+    r"billion|dozens?|several|few|none"
 )
 _MONTHS = (
     r"janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre|january|february|"
@@ -46,6 +49,9 @@ _MONTHS = (
 )
 _YEAR = r"\b(?:1\d{3}|20\d\d)\b"  # 1000-2099: history questions ask for 1779 as well as 1979
 _RECENT_YEAR = r"(?:1[89]\d\d|20\d\d)"  # not counted as a quantity ("1500 soldats" still is one)
+# A year of any era when introduced as one ("en 761", "vers 300 av. J.-C."), a recent year, a month.
+_DATE = re.compile(rf"{_YEAR}|\b(?:{_MONTHS})\b|\b(?:en|vers|dès|depuis|in|since|année|an)\s+\d{{3,4}}\b|"
+                   r"\b\d{1,4}\s+(?:av\.?|apr\.?|avant|après)\s+J\.?-?C|\b\d{1,4}\s+(?:BC|AD|BCE|CE)\b", re.I)
 # A title, a first and last name, or names joined by "et"/"and".
 _PERSON_NAME = re.compile(
     r"\b(?:M\.|MM\.|Mme|Mlle|Dr|Pr|Monsieur|Madame|Mr|Mrs|Ms|Excellence)\s|"
@@ -53,19 +59,37 @@ _PERSON_NAME = re.compile(
     r"[A-ZÀ-Ý][a-zà-ÿ'-]+\s+[A-ZÀ-Ý][A-ZÀ-Ýa-zà-ÿ'-]+\b|\b[A-ZÀ-Ý]{2,}\s+[A-ZÀ-Ý][a-zà-ÿ]+|"
     r"\b[A-ZÀ-Ý][a-zà-ÿ'-]+\s+(?:et|and)\s+[A-ZÀ-Ý][a-zà-ÿ'-]+"
 )
-# "Qui est le maire de … ?": a sentence about someone else's role does not answer.
-_ASKED_ROLE = re.compile(r"^\s*(?:qui|who)\s+(?:est|était|sera|is|was)\s+(?:le|la|l'|the)\s*([\wÀ-ÿ-]+)", re.I)
+# Roles of office: "Qui est le maire de … ?" asks for a person's name, and a sentence about another role does not
+# answer. Other "qui est le …" questions (the father, the organiser) may be answered by a role or a body.
+_OFFICES = (r"maire|président|présidente|délégué|déléguée|secrétaire|directeur|directrice|ministre|gouverneur|"
+            r"ambassadeur|ambassadrice|préfet|adjoint|adjointe|conseiller|conseillère|mayor|president|director|"
+            r"minister|secretary|governor|ambassador")
+_ASKED_ROLE = re.compile(rf"^\s*(?:et\s+)?(?:qui|who)\s+(?:est|était|sera|is|was)\s+(?:le|la|l'|the)\s*({_OFFICES})\b",
+                         re.I)
+# Words that place an event in time without a year: "au XIVe siècle", "durant les mois qui suivirent", "lorsque…".
+_TIME_EXPRESSION = (
+    r"\b[IVXL]+(?:e|ème)\s+(?:siècle|millénaire)|\b\d{1,2}(?:e|ème)\s+siècle|\b(?:siècle|siècles|century|centuries)\b|"
+    r"\b(?:durant|pendant|lors d|lorsqu|alors qu|après|avant|dès|depuis|jusqu|au moment|à tout moment|au cours d|"
+    r"au début|à la fin|aujourd'hui|autrefois|la veille|le lendemain|during|after|before|until|since|while|"
+    r"today)|\b(?:jours?|semaines?|mois|ans|années?|saisons?|époque|période|printemps|été|automne|hiver|days?|"
+    r"weeks?|months?|years?|seasons?)\b"
+)
 # (name, question cue, what a sentence must hold to answer it)
 ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
     (
         "money",
-        re.compile(r"\b(budget|montant|coût|coûte|financement|somme|prix|subvention|cost|costs|amount|price|funding|grant)\b", re.I),
+        # "prix" is no money in "grand prix"
+        re.compile(r"\b(budget|montant|coût|coûte|financement|somme|(?<!grand )(?<!grands )prix|subvention|cost|costs|"
+                   r"amount|price|funding|grant)\b", re.I),
         re.compile(r"\d[\d\s.,]*\s*(?:€|\$|euros?|dollars?|francs?|fcfa|cfa|m€|k€|millions?|milliards?|billion|million)|"
                    r"(?:€|\$|usd|eur)\s*\d", re.I),
     ),
     (
         "quantity",
-        re.compile(r"\b(combien|nombre de|quel nombre|how many|how much|number of)\b", re.I),
+        # "le nombre de …" inside a question that asks something else ("qu'est-ce qui cause un faible nombre d'études")
+        # is no count asked for.
+        re.compile(r"\b(combien|quel(?:le)?\s+(?:est\s+le\s+)?nombre|^\s*(?:le\s+)?nombre d|how many|how much|"
+                   r"number of)\b", re.I),
         re.compile(rf"\b(?!{_RECENT_YEAR}\b)\d+(?:[.,]\d+)?\b|\b(?:{_NUMBER_WORDS})\b", re.I),
     ),
     (
@@ -73,7 +97,7 @@ ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
         "place",
         re.compile(r"\b(dans quelle ville|dans quel pays|dans quelle région|"
                    r"in which (?:city|country|region)|in what (?:city|country))\b", re.I),
-        re.compile(r"\b(?:[àÀ]|[eE]n|[aA]u|[aA]ux|[dD]ans|[iI]n|[aA]t)\s+(?:l['’])?[A-ZÀ-Ý][\wÀ-ÿ-]+"),
+        re.compile(r"\b(?:[àÀ]|[eE]n|[aA]u|[aA]ux|[dD]ans|[iI]n|[aA]t|[dD]u|[oO]f)\s+(?:l['’])?[A-ZÀ-Ý][\wÀ-ÿ-]+|\b[dD]e\s+[A-ZÀ-Ý][\wÀ-ÿ-]+"),
     ),
     (
         # "Où … ?" is answered by a place, named or not: "à bord", "dans certains aliments", "à Londres".
@@ -82,24 +106,32 @@ ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
         re.compile(r"\b(?:à|au|aux|en|dans|sur|sous|chez|près d[eu']|vers|parmi|in|at|on|near|inside)\s+\w", re.I),
     ),
     (
+        # "En quelle année … ?" asks for a year (or a date).
+        "year",
+        re.compile(r"\b(en quelle année|quelle année|à quelle date|en quel mois|what year|which year|what date)\b", re.I),
+        _DATE,
+    ),
+    (
+        # "Quand … ?" (as the question's own word, not "… quand il a faim") is also answered by a century or a
+        # moment: "au XIVe siècle", "durant les mois qui suivirent la bataille".
         "date",
-        re.compile(
-            r"\b(quand|en quelle année|depuis quand|à quelle date|quelle année|en quel mois|when|what year|"
-            r"which year|since when|what date)\b", re.I,
-        ),
-        # A year of any era when introduced as one ("en 761", "vers 300 av. J.-C."), a recent year, a month.
-        re.compile(rf"{_YEAR}|\b(?:{_MONTHS})\b|\b(?:en|vers|dès|depuis|in|since|année|an)\s+\d{{3,4}}\b|"
-                   r"\b\d{1,4}\s+(?:av\.?|apr\.?|avant|après)\s+J\.?-?C|\b\d{1,4}\s+(?:BC|AD|BCE|CE)\b", re.I),
+        re.compile(r"^\s*(?:et\s+)?(?:depuis\s+|jusqu'\s*à\s+|à partir de\s+)?(quand|when|since when)\b|"
+                   r"\b(à quelle époque|à quel moment|à quelle période|in what period)\b", re.I),
+        re.compile(rf"{_DATE.pattern}|{_TIME_EXPRESSION}", re.I),
     ),
     (
         # "Comment s'appelle le maire… ?", "Qui est le maire… ?": a person's name is asked for.
         "person",
         re.compile(
-            r"(?:\bnom d[eu]s?|comment s'appellen?t?)\s+(?:la\s+|le\s+|les\s+|l')?(?:maire|président|présidente|"
-            r"directeur|directrice|délégué|déléguée|secrétaire|ministre|gouverneur|responsable|personne|fondateur|"
-            r"fondatrice|auteur|auteure)|\bname of the (?:mayor|president|director|minister|person|founder)|"
-            r"^\s*(?:et\s+)?(?:qui|who)\s+(?:est|était|sera|is|was)\s+(?:le|la|l'|the)\b", re.I,
+            rf"(?:\bnom d[eu]s?|comment s'appellen?t?)\s+(?:la\s+|le\s+|les\s+|l')?(?:{_OFFICES}|responsable|"
+            r"personne|fondateur|fondatrice|auteur|auteure)|\bname of the (?:mayor|president|director|minister|"
+            r"person|founder)", re.I,
         ),
+        _PERSON_NAME,
+    ),
+    (
+        "person",
+        _ASKED_ROLE,
         _PERSON_NAME,
     ),
     (
@@ -129,6 +161,7 @@ class _Sentence:
     score: float = 0.0
     is_item: bool = False
     is_heading: bool = False  # the passage's title line: names its subject, is no sentence to quote next to another
+    on_topic: bool = False  # shares a word with the question by itself (not through its title), or is close in meaning
     unit: str = ""  # the sentence, or for a line introducing a list ("… :"), the line and its items
     # The sentences before and after it in its passage (set once, read by scoring, typed checks and support).
     prev: "_Sentence | None" = field(default=None, repr=False, compare=False)
@@ -188,7 +221,8 @@ class ExtractiveGenerator:
             s for s in sentences
             if all(_holds(name, p, s.unit, q_terms) for name, p in expected) and not _is_stub(s.text)
             and (not key_terms or s.lex >= 0.5 or (key_terms & set(tokens(s.unit)) and s.lex >= 0.3)
-                 or key_terms <= set(tokens(s.unit)) | _previous_terms(s) or s.sem >= _CROSS_LINGUAL_SURE)
+                 or key_terms <= set(tokens(s.unit)) | _previous_terms(s) | _subject_terms(s, passages)
+                 or s.sem >= _CROSS_LINGUAL_SURE)
             and _counts_what_was_asked(question, s.unit, self.idf) and _names_the_role(question, s.unit, self.idf)
         ]
         if not candidates or candidates[0].score <= 0.0:
@@ -210,10 +244,15 @@ class ExtractiveGenerator:
     def _score(self, question: str, passages: list[Passage], query_vector) -> list[_Sentence]:
         q_terms = set(tokens(question))
         sentences: list[_Sentence] = []
+        subject = [set(tokens(f"{p.title} {p.section}")) for p in passages]
         for pi, p in enumerate(passages):
             for start, end in split_sentences(p.text):
                 text = p.text[start:end]
-                s = _Sentence(pi, start, end, text, lex=coverage(q_terms, set(tokens(text)), self.idf))
+                # The passage's title names what every sentence of it is about ("Il …" in an article on Berlin is
+                # Berlin): its words count as present in each sentence.
+                words = set(tokens(text))
+                s = _Sentence(pi, start, end, text, lex=coverage(q_terms, words | subject[pi], self.idf))
+                s.on_topic = bool(words & q_terms)
                 s.is_item = bool(_LIST_ITEM.match(text))
                 s.is_heading = start == 0 and text.strip() in {p.title.strip(), p.section.strip()}
                 if sentences and sentences[-1].passage == pi:
@@ -232,6 +271,7 @@ class ExtractiveGenerator:
             # Similarities of one model sit in a narrow band: rescale within this question's candidates.
             sem = (s.sem - lo) / (hi - lo) if hi > lo else 0.0
             prior = 1.0 - 0.05 * min(s.passage, 5)  # retrieval order as a weak tie-breaker
+            s.on_topic = s.on_topic or sem > 0.5
             own = (0.55 * s.lex + 0.45 * sem) * prior if (s.lex > 0 or sem > 0.5) else 0.0
             s.score = own + PASSAGE_WEIGHT * passage_cover[s.passage] if own > 0 else 0.0
         own_scores = {id(s): s.score for s in sentences}
@@ -254,7 +294,7 @@ class ExtractiveGenerator:
         # would be noise, or a planted instruction sitting next to the answer; unless it is the next sentence and
         # goes on about the same subject ("Il …", "Ce clip …").
         near = [n for n in (best.prev, best.next) if n is not None and not n.is_item and not n.is_heading
-                and not _is_stub(n.text) and (n.score > 0 or (n is best.next and _ANAPHORA.match(n.text)))]
+                and not _is_stub(n.text) and (n.on_topic or (n is best.next and _ANAPHORA.match(n.text)))]
         if near:
             chosen.append(max(near, key=lambda s: s.score))
         for s in candidates[1:]:
@@ -294,6 +334,8 @@ class ExtractiveGenerator:
 
 
 _HOW_MANY = re.compile(r"\b(?:combien d[e']|how many|number of|nombre d[e'])\s*([\wÀ-ÿ-]+)|\bhow (long)\b", re.I)
+# Counted nouns that any count of people or things answers ("combien de personnes…": "100 000 salariés").
+_ANY_COUNT = {"personn", "gen", "peopl", "person", "chos", "thing", "fois", "time"}
 
 
 _TIME_UNITS = {"an", "anne", "moi", "jour", "semain", "heur", "minut", "siecl", "decenn", "year", "month", "day",
@@ -308,15 +350,22 @@ def _counts_what_was_asked(question: str, unit: str, idf: Callable[[str], float 
     noun = tokens(m.group(1) or m.group(2), keep_stop_words=True)
     if not noun:
         return True
-    wanted = _TIME_UNITS if noun[0] in {"temp", "time", "long"} else {noun[0]}
-    if wanted == {noun[0]} and idf(noun[0]) is None:
-        return True  # a word the corpus never uses (another language): cannot check, do not block
+    is_time = noun[0] in {"temp", "time", "long"}
+    wanted = _TIME_UNITS if is_time else {noun[0]}
+    if not is_time and (noun[0] in _ANY_COUNT or idf(noun[0]) is None):
+        return True  # a count of anything, or a word the corpus never uses (another language): do not block
     words = re.findall(r"[\wÀ-ÿ'-]+", unit)
-    number = re.compile(rf"^(?:\d[\d.,]*|{_NUMBER_WORDS})$", re.I)
+    number = re.compile(rf"^(?:\d[\d.,]*|{_NUMBER_WORDS}|un|une|a|an)$", re.I)
+    has_number = False
     for i, w in enumerate(words):
-        if number.match(w) and any(set(tokens(x, keep_stop_words=True)) & wanted for x in words[i + 1 : i + 4]):
-            return True
-    return False
+        if number.match(w):
+            after = set().union(*(set(tokens(x, keep_stop_words=True)) for x in words[i + 1 : i + 4]))
+            if after & wanted:
+                return True
+            # "depuis plus de dix ans" is a duration, not a count of what was asked
+            has_number = has_number or (w.lower() not in {"un", "une", "a", "an"} and not after & _TIME_UNITS)
+    # "un grand nombre de catholiques du comté, 7 000 environ": the counted noun is named elsewhere in the sentence.
+    return has_number and not is_time and bool(wanted & set(tokens(unit, keep_stop_words=True)))
 
 
 def _names_the_role(question: str, unit: str, idf: Callable[[str], float | None]) -> bool:
@@ -348,7 +397,17 @@ def _holds(name: str, pattern: re.Pattern, unit: str, q_terms: set[str]) -> bool
     # does not start the sentence): "les Anglais", "l'institut OpinionWay", "le général Dessalines".
     if _ROLE_WORD.search(unit):
         return True
-    return any(set(tokens(m.group(0))) - q_terms for m in _CAPITALISED.finditer(unit))
+    if any(set(tokens(m.group(0))) - q_terms for m in _CAPITALISED.finditer(unit)):
+        return True
+    # A name opening the sentence ("Hermione, par exemple, le lit tous les jours"): not a common word of the
+    # corpus that merely starts it (the IDF of such words is low: they are stop words or are everywhere).
+    first = re.match(r"\s*([A-ZÀ-Ý][\wÀ-ÿ'’-]+)(?:\s*,|\s+\(|\s+(?:[A-ZÀ-Ý]|et\b|a\b|est\b))", unit)
+    return bool(first and set(tokens(first.group(1))) - q_terms)
+
+
+def _subject_terms(s: _Sentence, passages: list[Passage]) -> set[str]:
+    p = passages[s.passage]
+    return set(tokens(f"{p.title} {p.section}"))
 
 
 def _previous_terms(s: _Sentence) -> set[str]:
