@@ -39,9 +39,9 @@ _NUMBER_WORDS = (
     r"deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|quinze|seize|vingt|trente|"
     r"quarante|cinquante|soixante|septante|octante|nonante|cent|cents|mille|million|millions|milliard|milliards|"
     r"dizaines?|douzaines?|quinzaines?|vingtaines?|trentaines?|quarantaines?|cinquantaines?|centaines?|milliers?|"
-    r"quelques|plusieurs|aucun|aucune|"
+    r"aucun|aucune|"
     r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|hundred|hundreds|thousand|thousands|million|"
-    r"billion|dozens?|several|few|none"
+    r"billion|dozens?|none"
 )
 _MONTHS = (
     r"janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre|january|february|"
