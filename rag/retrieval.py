@@ -4,7 +4,7 @@ Every returned chunk carries ``score`` (cosine similarity to the question, recom
 lexical-only hits get one too), ``sentence_score`` (cosine of its closest sentence, from the sentence vectors stored
 with it; its ``score`` when it has none) and ``rank_score`` (the fused score that orders them).
 
-Methods: ``dense``, ``lexical``, ``hybrid`` (reciprocal rank fusion), ``hybrid_scores`` (min-max score fusion of
+Methods: ``dense``, ``lexical``, ``hybrid`` (reciprocal rank fusion), ``hybrid_scores`` (z-score fusion of
 dense and lexical) and ``hybrid_rerank`` (the default: the same fusion with the closest-sentence score as a third,
 equal signal; measured on French QA in the README).
 """
@@ -33,9 +33,11 @@ RRF_K = 60
 DENSE_WEIGHT = 0.5
 
 
-def minmax(values: np.ndarray) -> np.ndarray:
-    span = float(values.max() - values.min()) if len(values) else 0.0
-    return (values - values.min()) / span if span > 0 else np.zeros_like(values)
+def standardise(values: np.ndarray) -> np.ndarray:
+    """z-scores over the candidates: unlike a min-max rescale, one outlying candidate does not squeeze the others
+    together (measured on French QA: MRR@10 +0.002 on each half of the split, +0.003 at 11,751 chunks)."""
+    spread = float(values.std()) if len(values) else 0.0
+    return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
 
 
 def rrf(rankings: list[list[str]], k: int = RRF_K) -> dict[str, float]:
@@ -129,14 +131,14 @@ class HybridRetriever(BaseRetriever):
             return []
         docs = self._fetch_with_scores(pool, vector)  # also drops ids deleted since the lexical index was built
         if method in SCORE_FUSION:
-            # Relative score fusion: each side's scores rescaled to 0-1 over the candidates, then mixed.
+            # Score fusion: each side's scores standardised over the candidates, then mixed.
             cos = np.array([d.metadata["score"] for d in docs])
             lex = np.array([bm25[lexical.position[d.id]] if d.id in lexical.position else 0.0 for d in docs])
-            mixed = self.dense_weight * minmax(cos) + (1 - self.dense_weight) * minmax(lex)
+            mixed = self.dense_weight * standardise(cos) + (1 - self.dense_weight) * standardise(lex)
             if method == "hybrid_rerank":
                 # Questions are usually answered by one sentence: a chunk is also as close as its closest one.
                 # Equal weight to the three signals (not tuned).
-                mixed = (2 * mixed + minmax(np.array([d.metadata["sentence_score"] for d in docs]))) / 3
+                mixed = (2 * mixed + standardise(np.array([d.metadata["sentence_score"] for d in docs]))) / 3
             for d, m in zip(docs, mixed):
                 d.metadata["rank_score"] = float(m)
         else:
