@@ -93,9 +93,9 @@ class HybridRetriever(BaseRetriever):
                 self._ids_checked_at = now
             if stale:
                 exact = count <= self.exact_max_chunks
-                docs, vectors = self.store.all_with_vectors(vectors=exact)
+                docs, vectors, sentences = self.store.all_with_vectors(vectors=exact)
                 self._lexical = LexicalIndex(docs)
-                self._dense = DenseIndex(docs, np.asarray(vectors)) if exact else None
+                self._dense = DenseIndex(docs, np.asarray(vectors), sentences) if exact else None
                 self._lexical_ids = frozenset(d.id for d in docs)
                 self._ids_checked_at = now
             return self._lexical
@@ -119,7 +119,7 @@ class HybridRetriever(BaseRetriever):
         method = method or self.method
         vector = query_vector if query_vector is not None else self.embeddings.embed_query(query)
         dense_hits = self.dense_search(vector, self.fetch_k, where) if method != "lexical" else []
-        lexical = self.lexical() if method != "dense" else None
+        lexical = self.lexical(fresh=method == "lexical") if method != "dense" else None  # dense_search refreshed it
         bm25 = lexical.scores(query) if lexical is not None else None
         lexical_hits = lexical.search(query, self.fetch_k, where, scores=bm25) if lexical is not None else []
         if method in SCORE_FUSION:
@@ -148,12 +148,21 @@ class HybridRetriever(BaseRetriever):
         return docs[:k]
 
     def _fetch_with_scores(self, ids: list[str], vector: list[float]) -> list[Document]:
-        res = self.store.collection().get(ids=ids, include=["documents", "metadatas", "embeddings"])
+        """The candidates with their scores: from the in-memory index when it holds the vectors, else from Chroma
+        (which also drops ids deleted since the lexical index was built)."""
+        dense = self._dense
+        if dense is not None:
+            rows = [dense.position[cid] for cid in ids if cid in dense.position]
+            found = [(dense.docs[i].id, dense.docs[i].page_content, dict(dense.docs[i].metadata), dense.matrix[i],
+                      dense.sentences[i]) for i in rows]
+        else:
+            res = self.store.collection().get(ids=ids, include=["documents", "metadatas", "embeddings"])
+            found = [(cid, text, strip(meta), emb, decode((meta or {}).get(META_KEY)))
+                     for cid, text, meta, emb in zip(res["ids"], res["documents"], res["metadatas"], res["embeddings"])]
         q = np.asarray(vector, dtype=np.float32)
         out = []
-        for cid, text, meta, emb in zip(res["ids"], res["documents"], res["metadatas"], res["embeddings"]):
-            sentences = decode((meta or {}).get(META_KEY))
-            meta = strip(meta)
+        for cid, text, meta, emb, sentences in found:
+            sentences = sentences.astype(np.float32) if sentences is not None else None
             meta["score"] = float(np.dot(np.asarray(emb, dtype=np.float32), q))
             meta["sentence_score"] = meta["score"]
             if sentences is not None and len(sentences):

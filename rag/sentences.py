@@ -36,14 +36,14 @@ def encode(vectors: np.ndarray | list[list[float]]) -> str:
     return f"{matrix.shape[1] if matrix.ndim == 2 and len(matrix) else 0}:" + base64.b64encode(matrix.tobytes()).decode()
 
 
-def decode(blob: str | None) -> np.ndarray | None:
-    """The (sentences x dimensions) float32 matrix, or None when the chunk has none (index built without them)."""
+def decode(blob: str | None, dtype=np.float32) -> np.ndarray | None:
+    """The (sentences x dimensions) matrix, or None when the chunk has none (index built without them)."""
     if not blob or ":" not in blob:
         return None
     dim, data = blob.split(":", 1)
     try:
         matrix = np.frombuffer(base64.b64decode(data), dtype=np.float16)
-        return matrix.reshape(-1, int(dim)).astype(np.float32) if int(dim) else None
+        return matrix.reshape(-1, int(dim)).astype(dtype, copy=False) if int(dim) else None
     except (ValueError, TypeError):
         return None  # damaged value: the chunk is still usable without its sentence vectors
 

@@ -12,7 +12,9 @@ from urllib.parse import urlparse
 
 from langchain_core.documents import Document
 
-from rag.sentences import strip
+import numpy as np
+
+from rag.sentences import META_KEY, decode, strip
 from rag.settings import Settings
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -283,10 +285,12 @@ class Store:
         """Every chunk."""
         return self.all_with_vectors(page, vectors=False)[0]
 
-    def all_with_vectors(self, page: int = 5000, vectors: bool = True) -> tuple[list[Document], list]:
-        """Every chunk and (optionally) its vector, in the same order."""
+    def all_with_vectors(self, page: int = 5000, vectors: bool = True) -> tuple[list[Document], list, list]:
+        """Every chunk and (optionally) its vector and its sentence vectors (a float16 matrix or None), in the same
+        order."""
         docs: list[Document] = []
         out: list = []
+        sentences: list = []
         for res in self._pages(["documents", "metadatas"] + (["embeddings"] if vectors else []), page):
             docs += [
                 Document(id=i, page_content=t, metadata=strip(m))
@@ -294,7 +298,8 @@ class Store:
             ]
             if vectors:
                 out += list(res["embeddings"])
-        return docs, out
+                sentences += [decode((m or {}).get(META_KEY), np.float16) for m in res["metadatas"]]
+        return docs, out, sentences
 
     def _pages(self, include: list[str], page: int):
         """The collection in pages, so a large one never goes in one request."""
