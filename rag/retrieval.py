@@ -144,7 +144,8 @@ class HybridRetriever(BaseRetriever):
         else:
             for d in docs:
                 d.metadata["rank_score"] = fused[d.id]
-        docs.sort(key=lambda d: d.metadata["rank_score"], reverse=True)
+        # Equal fused scores are common with RRF (first on one side only, on either side): the closer in meaning first.
+        docs.sort(key=lambda d: (d.metadata["rank_score"], d.metadata["score"]), reverse=True)
         return docs[:k]
 
     def _fetch_with_scores(self, ids: list[str], vector: list[float]) -> list[Document]:
