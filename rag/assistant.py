@@ -317,7 +317,8 @@ def missing_names(question: str, passages: list[Passage], names: bool = True) ->
     """Proper names and years the question relies on that no retrieved passage mentions: a question about
     a city, person or year the documents never name is not answered by a passage about another one.
     Across languages only years and acronyms count ("European Union" is "Union européenne" in the text)."""
-    haystack = fold(" ".join(p.text + " " + p.title for p in passages))
+    # "Hong-Kong" and "Hong Kong" are one name
+    haystack = fold(" ".join(p.text + " " + p.title for p in passages)).replace("-", " ")
     words = re.findall(r"[\w'’-]+", question)
     missing = []
     for i, w in enumerate(words):
@@ -327,11 +328,16 @@ def missing_names(question: str, passages: list[Passage], names: bool = True) ->
         # Across languages, a lone capitalised word is a place or a person ("Montreal"); runs of them are
         # institutions whose names get translated ("European Union").
         lone = not (_capitalised_neighbour(words, i, -1) or _capitalised_neighbour(words, i, 1))
-        is_name = (names or is_acronym or lone) and i > 0 and bare[:1].isupper() and fold(bare) not in _NOT_NAMES and len(bare) > 2
-        if (is_year or is_name) and not re.search(rf"\b{re.escape(fold(bare))}", haystack):
+        is_name = (names or is_acronym or lone) and i > 0 and bare[:1].isupper() and fold(bare) not in _NOT_NAMES \
+            and len(bare) > 2 and not _ROMAN_ORDINAL.fullmatch(bare)
+        if (is_year or is_name) and not re.search(rf"\b{re.escape(fold(bare).replace('-', ' '))}", haystack):
             if is_year or not _misspelt_in(fold(bare), haystack):
                 missing.append(bare)
     return missing
+
+
+# "Napoléon Ier", "le XVIIIe siècle": an ordinal, not a name
+_ROMAN_ORDINAL = re.compile(r"[IVXLC]+(?:er|re|e|ème|ieme|ième)", re.I)
 
 
 def _misspelt_in(name: str, haystack: str) -> bool:

@@ -133,3 +133,13 @@ def test_who_is_the_father_may_be_answered_by_a_description_but_the_mayor_by_a_n
     assert _names_the_role("Qui est le père de Yoweri ?", "Fils d'un riche propriétaire terrien, il appartient aux Banyankolés.", idf)
     assert not _names_the_role("Qui est le maire de Nantes ?", "Le président de la région, Jean Dupont, ouvre la séance.", idf)
     assert holds("Qui lit le journal tous les jours ?", "Hermione, par exemple, le lit tous les jours.")
+
+
+def test_names_absent_ignore_roman_ordinals_and_hyphens():
+    from rag.assistant import missing_names
+
+    passages = [Passage(chunk_id="c1", source="a.md", title="Joseph Bonaparte",
+                        text="Le frère de Napoléon entre à Madrid. La ville de Hong Kong change de statut au XVIIIe siècle.")]
+    assert missing_names("Que réussit le frère de Napoléon Ier ?", passages) == []
+    assert missing_names("Que devient Hong-Kong au XVIIIième siècle ?", passages) == []
+    assert missing_names("Que devient Macao ?", passages) == ["Macao"]
