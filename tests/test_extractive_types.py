@@ -143,3 +143,14 @@ def test_names_absent_ignore_roman_ordinals_and_hyphens():
     assert missing_names("Que réussit le frère de Napoléon Ier ?", passages) == []
     assert missing_names("Que devient Hong-Kong au XVIIIième siècle ?", passages) == []
     assert missing_names("Que devient Macao ?", passages) == ["Macao"]
+
+
+def test_a_heading_is_not_quoted_as_a_supporting_sentence() -> None:
+    text = ("Guerre d'indépendance des États-Unis\n\nLa guerre de Sept Ans opposa la Grande-Bretagne à la France. "
+            "Le Parlement britannique vota de nouvelles taxes. Ce conflit vida les caisses de la Couronne britannique.")
+    passage = Passage(chunk_id="c1", source="a.md", title="Guerre d'indépendance des États-Unis",
+                      section="Guerre d'indépendance des États-Unis", text=text)
+    composed = ExtractiveGenerator().compose("Quelles taxes vota le Parlement britannique pendant la guerre d'indépendance ?",
+                                             [passage], "fr")
+    assert composed is not None and "nouvelles taxes" in composed.text
+    assert "États-Unis" not in composed.text

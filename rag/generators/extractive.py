@@ -300,7 +300,8 @@ class ExtractiveGenerator:
         for s in candidates[1:]:
             if len(chosen) >= MAX_SENTENCES:
                 break
-            if s.passage == best.passage and s not in chosen and s.score >= SUPPORT_RATIO * best.score:
+            # a heading says what the passage is about; quoted after the answer it would only glue onto it
+            if s.passage == best.passage and s not in chosen and not s.is_heading and s.score >= SUPPORT_RATIO * best.score:
                 chosen.append(s)
         return chosen
 
