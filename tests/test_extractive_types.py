@@ -146,11 +146,10 @@ def test_names_absent_ignore_roman_ordinals_and_hyphens():
 
 
 def test_a_heading_is_not_quoted_as_a_supporting_sentence() -> None:
-    text = ("Guerre d'indépendance des États-Unis\n\nLa guerre de Sept Ans opposa la Grande-Bretagne à la France. "
-            "Le Parlement britannique vota de nouvelles taxes. Ce conflit vida les caisses de la Couronne britannique.")
+    """Its words are the question's, but glued before the answer it reads "Guerre … États-Unis Le Parlement …"."""
+    text = "Guerre d'indépendance des États-Unis\n\nLe Parlement britannique vota de nouvelles taxes. Les colons refusèrent de payer."
     passage = Passage(chunk_id="c1", source="a.md", title="Guerre d'indépendance des États-Unis",
                       section="Guerre d'indépendance des États-Unis", text=text)
-    composed = ExtractiveGenerator().compose("Quelles taxes vota le Parlement britannique pendant la guerre d'indépendance ?",
+    composed = ExtractiveGenerator().compose("Que fit le Parlement pendant la guerre d'indépendance des États-Unis ?",
                                              [passage], "fr")
-    assert composed is not None and "nouvelles taxes" in composed.text
-    assert "États-Unis" not in composed.text
+    assert composed is not None and composed.text.startswith("Le Parlement britannique vota de nouvelles taxes.")
