@@ -76,11 +76,11 @@ def _on_one_thread(fn, *args):
 def _load(settings: Settings) -> "Embeddings":
     import torch
     from langchain_huggingface import HuggingFaceEmbeddings
+    from transformers.utils import logging as hf_logging
 
     class QueryEmbeddings(HuggingFaceEmbeddings):
         def embed_query(self, text: str) -> list[float]:
             return _on_one_thread(super().embed_query, text)
-    from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from langchain_core.documents import Document
-
 import numpy as np
+from langchain_core.documents import Document
 
 from rag.sentences import META_KEY, decode, strip
 from rag.settings import Settings
