@@ -4,6 +4,7 @@ at start-up, a full or read-only data dir during ingest (a tmpfs mounted by the 
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -263,7 +264,15 @@ class Tmpfs:
             pytest.skip(f"cannot mount a tmpfs in this sandbox: {done.stderr.strip() or done.returncode}")
 
     def remount(self, mode: str) -> None:
-        subprocess.run(["mount", "-o", f"remount,{mode}", str(self.path)], check=True)
+        """A file still open for writing makes a read-only remount fail ("busy"): a client just released may be
+        waiting for the garbage collector or finishing a background write. Give it a few seconds."""
+        for _ in range(20):
+            gc.collect()
+            done = subprocess.run(["mount", "-o", f"remount,{mode}", str(self.path)], capture_output=True, text=True)
+            if done.returncode == 0:
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"remount,{mode} failed: {done.stderr.strip()}")
 
     def fill(self) -> None:
         """Fill the file system to the last byte."""
