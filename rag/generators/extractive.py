@@ -162,6 +162,9 @@ class _Sentence:
     is_item: bool = False
     is_heading: bool = False  # the passage's title line: names its subject, is no sentence to quote next to another
     on_topic: bool = False  # shares a word with the question by itself (not through its title), or is close in meaning
+    # Its own words, and its passage's title words (what every sentence of the passage is about): tokenised once.
+    words: set[str] = field(default_factory=set, repr=False, compare=False)
+    subject: set[str] = field(default_factory=set, repr=False, compare=False)
     unit: str = ""  # the sentence, or for a line introducing a list ("… :"), the line and its items
     # The sentences before and after it in its passage (set once, read by scoring, typed checks and support).
     prev: "_Sentence | None" = field(default=None, repr=False, compare=False)
@@ -221,7 +224,7 @@ class ExtractiveGenerator:
             s for s in sentences
             if all(_holds(name, p, s.unit, q_terms) for name, p in expected) and not _is_stub(s.text)
             and (not key_terms or s.lex >= 0.5 or (key_terms & set(tokens(s.unit)) and s.lex >= 0.3)
-                 or key_terms <= set(tokens(s.unit)) | _previous_terms(s) | _subject_terms(s, passages)
+                 or key_terms <= set(tokens(s.unit)) | _previous_terms(s) | s.subject
                  or s.sem >= _CROSS_LINGUAL_SURE)
             and _counts_what_was_asked(question, s.unit, self.idf) and _names_the_role(question, s.unit, self.idf)
         ]
@@ -251,7 +254,8 @@ class ExtractiveGenerator:
                 # The passage's title names what every sentence of it is about ("Il …" in an article on Berlin is
                 # Berlin): its words count as present in each sentence.
                 words = set(tokens(text))
-                s = _Sentence(pi, start, end, text, lex=coverage(q_terms, words | subject[pi], self.idf))
+                s = _Sentence(pi, start, end, text, lex=coverage(q_terms, words | subject[pi], self.idf),
+                              words=words, subject=subject[pi])
                 s.on_topic = bool(words & q_terms)
                 s.is_item = bool(_LIST_ITEM.match(text))
                 s.is_heading = start == 0 and text.strip() in {p.title.strip(), p.section.strip()}
@@ -406,15 +410,10 @@ def _holds(name: str, pattern: re.Pattern, unit: str, q_terms: set[str]) -> bool
     return bool(first and set(tokens(first.group(1))) - q_terms)
 
 
-def _subject_terms(s: _Sentence, passages: list[Passage]) -> set[str]:
-    p = passages[s.passage]
-    return set(tokens(f"{p.title} {p.section}"))
-
-
 def _previous_terms(s: _Sentence) -> set[str]:
     """The words of the sentence before: what its "il", "ce clip" stand for, so a typed answer may take its subject
     from there."""
-    return set(tokens(s.prev.text)) if s.prev is not None else set()
+    return s.prev.words if s.prev is not None else set()
 
 
 def _attach_list_items(sentences: list[_Sentence]) -> None:
