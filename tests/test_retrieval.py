@@ -135,6 +135,20 @@ def test_fake_hybrid_rerank_uses_stored_sentence_vectors(index, fake_embeddings)
         assert d.metadata["sentence_score"] == pytest.approx(best, abs=2e-3)
 
 
+def test_fake_candidates_scored_from_memory_and_from_chroma_alike(index, fake_embeddings):
+    """In memory (exact index) or read back from Chroma (above the exact limit): same chunks, scores and sentence
+    scores, and both hand the stored sentence vectors to the writer's cache."""
+    _, store = index
+    results = []
+    for limit in (200_000, 0):
+        cache = SentenceVectors(fake_embeddings)
+        docs = retriever(store, fake_embeddings, exact_max_chunks=limit, sentence_cache=cache).search(
+            QUESTION, k=5, method="lexical")
+        assert cache.cache and all(key in cache.cache for key in sentence_keys(docs[0].page_content))
+        results.append([(d.id, round(d.metadata["score"], 5), round(d.metadata["sentence_score"], 5)) for d in docs])
+    assert results[0] == results[1]
+
+
 def test_fake_index_without_sentence_vectors_still_reranks(make_settings, fake_embeddings):
     settings = make_settings(chunk_size=1000, chunk_overlap=0, sentence_vectors=False)
     write(settings, CORPUS)
