@@ -10,6 +10,7 @@ SUBCOMMANDS = {
     "compare": ("evals.compare", "comparer des essais côte à côte (écarts et intervalles de confiance)"),
     "from-feedback": ("evals.feedback", "transformer les avis des utilisateurs en questions de test"),
     "gate": ("evals.gate", "échouer quand une métrique passe sous son seuil (intégration continue)"),
+    "fit-relevance": ("evals.fit_relevance", "réajuster le modèle de pertinence (seuil d'abstention) sur un fichier SQuAD"),
 }
 
 

@@ -13,6 +13,7 @@ import threading
 import time
 from typing import Any, Iterable, Iterator
 
+import numpy as np
 from langchain_core.documents import Document
 from langchain_core.runnables import RunnableLambda
 
@@ -27,7 +28,8 @@ from rag.relevance import coverage, support
 from rag.rewrite import rewrite
 from rag.settings import Settings, get_settings
 from rag.store import IndexUnavailableError, Store, check_manifest
-from rag.text import fold, stream_pieces, tokens
+from rag.sentences import sentence_key
+from rag.text import fold, split_sentences, stream_pieces, tokens
 
 log = logging.getLogger("aimf.ask")
 
@@ -150,7 +152,7 @@ class Assistant:
             passages = [to_passage(d) for d in docs]
             t_retrieved = time.perf_counter()
             base = dict(question=question, standalone_question=standalone, lang=lang, generator=name, retrieved=passages)
-            reason = self._abstain_reason(standalone, passages)
+            reason = self._abstain_reason(standalone, passages, query_vector)
             if reason:
                 result = self._abstention(base, passages, reason)
             else:
@@ -244,10 +246,10 @@ class Assistant:
         return Answer(text=ABSTAIN_MESSAGES.get(lang, ABSTAIN_MESSAGES["fr"]), abstained=True,
                       further=passages[:FURTHER_READING], notices=[], **base)
 
-    def _abstain_reason(self, question: str, passages: list[Passage]) -> str | None:
+    def _abstain_reason(self, question: str, passages: list[Passage], query_vector) -> str | None:
         if not passages:
             return "nothing retrieved"
-        best = max(self.relevance(question, p) for p in passages)
+        best = max(self.relevance(question, p, query_vector) for p in passages)
         if best < self.settings.min_relevance:
             return f"below relevance floor ({best:.2f})"
         cross_lingual = all(p.lang and p.lang != detect_lang(question) for p in passages)
@@ -256,11 +258,18 @@ class Assistant:
             return f"names absent from the passages: {', '.join(missing)}"
         return None
 
-    def relevance(self, question: str, passage: Passage) -> float:
+    def relevance(self, question: str, passage: Passage, query_vector) -> float:
         """Estimated probability that the passage answers the question (see rag/relevance.py)."""
         cover = coverage(set(tokens(question)), set(tokens(f"{passage.title} {passage.text}")), self._idf)
         same = detect_lang(question) == (passage.lang or detect_lang(passage.text))
-        return support(passage.score, cover, same)
+        return support(passage.score, cover, self._closest_sentence(passage, query_vector), same)
+
+    def _closest_sentence(self, passage: Passage, query_vector) -> float:
+        """Cosine of the passage's sentence closest to the question (stored at ingest, else embedded and cached)."""
+        keys = [sentence_key(passage.text[a:b]) for a, b in split_sentences(passage.text)]
+        if not keys:
+            return passage.score
+        return float((self.sentence_vectors(keys) @ np.asarray(query_vector, dtype=np.float32)).max())
 
     def _llm_rewriter(self, name: str):
         if name == "extractive":

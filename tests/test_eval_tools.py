@@ -203,3 +203,51 @@ def test_judge_grades_through_an_openai_compatible_server(fake_openai) -> None:
                                                            score=0.9, passage="présidée par la Ville de Nantes")])
     grade = judge.grade("Quelle ville ?", answer)
     assert grade["faithfulness"] == 0.75 and grade["relevance"] == 1.0
+
+
+def test_fit_relevance_recovers_the_informative_feature_and_reports_held_out_auc() -> None:
+    """Synthetic questions: with its article, one passage has a close sentence (third feature high); without,
+    none does. The other two features are noise. The fit must weigh the third, and score well on held-out halves."""
+    import numpy as np
+
+    from evals.fit_relevance import best_scores, fit_and_check, fit_max_logistic
+
+    rng = np.random.default_rng(0)
+
+    def group(answerable: bool) -> np.ndarray:
+        rows = rng.uniform(0.0, 1.0, size=(5, 3))
+        rows[:, 2] = rng.uniform(0.0, 0.5, size=5)
+        if answerable:
+            rows[rng.integers(5), 2] = rng.uniform(0.6, 1.0)
+        return rows
+
+    with_article = [group(True) for _ in range(60)]
+    without = [group(False) for _ in range(60)]
+    result = fit_and_check(with_article, without)
+    assert set(result["weights"]) == {"cosine", "coverage", "sentence_cosine"}
+    assert result["weights"]["sentence_cosine"] > 5 * max(abs(result["weights"]["cosine"]),
+                                                          abs(result["weights"]["coverage"]))
+    assert min(result["cv_auc"]) > 0.95
+    floors = result["floors"]["0.2"]
+    assert floors["answered_with_article"] > 0.9 and floors["answered_without_article"] < 0.1
+    # The score of a question is its best passage's, as at answer time.
+    w = fit_max_logistic(with_article + without, np.r_[np.ones(60), np.zeros(60)])
+    assert best_scores(w, [with_article[0]])[0] == max(float(r @ w[:-1] + w[-1]) for r in with_article[0])
+
+
+def test_fit_relevance_refuses_a_file_that_is_not_squad(tmp_path: Path, capsys) -> None:
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text('{"id": "q1", "lang": "fr", "question": "Q ?", "answer": "R", "evidence": ["R"], '
+                    '"type": "factual", "answerable": true}\n', encoding="utf-8")
+    assert main(["eval", "fit-relevance", "--dataset", str(gold)]) == 2
+    assert "SQuAD" in capsys.readouterr().err
+
+
+def test_relevance_estimate_rises_with_the_closest_sentence() -> None:
+    from rag.relevance import support
+
+    near_miss = support(0.84, 0.6, 0.84, same_language=True)
+    answer = support(0.84, 0.6, 0.90, same_language=True)
+    assert 0.0 < near_miss < answer < 1.0
+    # Across languages the cosine is shifted back by the measured gap: the same figures score higher.
+    assert support(0.80, 0.1, 0.84, same_language=False) > support(0.80, 0.1, 0.84, same_language=True)

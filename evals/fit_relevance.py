@@ -1,0 +1,118 @@
+"""`aimf eval fit-relevance`: refit the relevance model (rag/relevance.py) on a SQuAD-format file.
+
+Each sampled question is asked twice: against the full index (its article is there: it should be answered) and
+against the index without its article (it should not). For every retrieved passage three features are read: its
+cosine, its IDF-weighted coverage of the question, and the cosine of its sentence closest to the question. A
+question's score is the best passage's, as at answer time, so the weights are fitted on that maximum (a logistic
+model of the max over passages, by direct minimisation of the log-loss). Cross-validated on two halves of the
+sample; the rates at several floors say what a floor would cost (answerable questions refused) and buy (questions
+without their article answered anyway).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+
+FEATURES = ("cosine", "coverage", "sentence_cosine")
+FLOORS = (0.1, 0.2, 0.3)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", type=Path, required=True, help="fichier au format SQuAD (ex. PIAF)")
+    p.add_argument("--questions", type=int, default=400, help="questions tirées au hasard (400 par défaut)")
+    p.add_argument("--seed", type=int, default=1, help="graine du tirage (1 par défaut)")
+    p.add_argument("--out", type=Path, default=None, help="fichier JSON où écrire les poids et les mesures")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import track
+
+    from evals.dataset import is_squad
+    from evals.squad import index_squad, load_squad
+    from rag.assistant import Assistant, to_passage
+    from rag.relevance import coverage
+    from rag.settings import get_settings
+    from rag.text import tokens
+
+    err = Console(stderr=True)
+    if not args.dataset.is_file() or not is_squad(args.dataset):
+        err.print(f"[red]Erreur :[/] {args.dataset} n'est pas un fichier au format SQuAD.")
+        return 2
+    if args.questions < 20:
+        err.print("[red]Erreur :[/] --questions doit valoir au moins 20.")
+        return 2
+    settings, questions, _ = index_squad(get_settings(), args.dataset)
+    assistant = Assistant(settings)
+    paragraphs, _ = load_squad(args.dataset)
+    sample = random.Random(args.seed).sample(questions, min(args.questions, len(questions)))
+
+    def features(question: str, where: dict | None) -> np.ndarray:
+        vector = assistant.embeddings.embed_query(question)
+        docs = assistant.retriever.search(question, k=settings.k, where=where, query_vector=vector)
+        terms = set(tokens(question))
+        rows = []
+        for p in map(to_passage, docs):
+            cover = coverage(terms, set(tokens(f"{p.title} {p.text}")), assistant._idf)
+            rows.append((p.score, cover, assistant._closest_sentence(p, vector)))
+        return np.array(rows or [(0.0, 0.0, 0.0)])
+
+    with_article, without = [], []
+    for q in track(sample, description="Questions posées avec et sans leur article…", console=err):
+        article = q.source.split("/")[0]
+        with_article.append(features(q.question, None))
+        own = sorted(s for s in paragraphs if s.startswith(article + "/"))
+        without.append(features(q.question, {"source": {"$nin": own}}))
+    result = fit_and_check(with_article, without)
+    result.update(dataset=str(args.dataset), questions=len(sample), seed=args.seed, features=list(FEATURES))
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+def fit_and_check(with_article: list[np.ndarray], without: list[np.ndarray]) -> dict:
+    """Weights fitted on everything; AUC measured on each half with weights fitted on the other."""
+    from sklearn.metrics import roc_auc_score
+
+    groups = with_article + without
+    y = np.r_[np.ones(len(with_article)), np.zeros(len(without))]
+    half = np.r_[np.arange(len(with_article)) % 2, np.arange(len(without)) % 2]
+    aucs = []
+    for k in (0, 1):
+        train, test = np.flatnonzero(half != k), np.flatnonzero(half == k)
+        w = fit_max_logistic([groups[i] for i in train], y[train])
+        aucs.append(float(roc_auc_score(y[test], best_scores(w, [groups[i] for i in test]))))
+    w = fit_max_logistic(groups, y)
+    from scipy.special import expit
+
+    p = expit(best_scores(w, groups))
+    n = len(with_article)
+    return {
+        "weights": dict(zip(FEATURES, np.round(w[:-1], 2).tolist())), "bias": round(float(w[-1]), 2),
+        "cv_auc": [round(a, 3) for a in aucs],
+        "floors": {str(t): {"answered_with_article": round(float((p[:n] >= t).mean()), 3),
+                            "answered_without_article": round(float((p[n:] >= t).mean()), 3)} for t in FLOORS},
+    }
+
+
+def best_scores(w: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
+    return np.array([float((g @ w[:-1] + w[-1]).max()) for g in groups])
+
+
+def fit_max_logistic(groups: list[np.ndarray], y: np.ndarray) -> np.ndarray:
+    """Weights and bias minimising the log-loss of max over each group's rows of (x . w + b)."""
+    from scipy.optimize import minimize
+
+    def loss(w: np.ndarray) -> float:
+        z = best_scores(w, groups)
+        return float(np.mean(y * np.logaddexp(0, -z) + (1 - y) * np.logaddexp(0, z)))
+
+    start = np.r_[np.full(groups[0].shape[1], 10.0), -10.0 * groups[0].shape[1]]
+    return minimize(loss, start, method="Nelder-Mead", options={"maxiter": 20000, "xatol": 1e-4, "fatol": 1e-7}).x
