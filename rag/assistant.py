@@ -146,7 +146,10 @@ class Assistant:
         error = None
         result: Answer | None = None
         try:
-            standalone = rewrite(question, history, self._llm_rewriter(name))
+            # A model that failed while rewriting the question (down, or hanging until the timeout) is not asked again
+            # for the answer: the user would wait for the timeout twice.
+            llm_failures: list[str] = []
+            standalone = rewrite(question, history, self._llm_rewriter(name, llm_failures))
             query_vector = self.embeddings.embed_query(standalone)
             docs = self.retriever.search(standalone, k=k or self.settings.k, where=where, query_vector=query_vector)
             passages = [to_passage(d) for d in docs]
@@ -156,7 +159,8 @@ class Assistant:
             if reason:
                 result = self._abstention(base, passages, reason)
             else:
-                result = yield from self._write(name, standalone, passages, lang, query_vector, base, verbose)
+                result = yield from self._write(name, standalone, passages, lang, query_vector, base, verbose,
+                                                failed=llm_failures[0] if llm_failures else None)
             result.timings = Timings(
                 retrieve=round((t_retrieved - t0) * 1000, 2),
                 generate=round((time.perf_counter() - t_retrieved) * 1000, 2),
@@ -175,12 +179,14 @@ class Assistant:
         yield result
 
     def _write(self, name: str, question: str, passages: list[Passage], lang: str, query_vector, base: dict,
-               verbose: bool):
+               verbose: bool, failed: str | None = None):
         notices: list[str] = []
         prompt = None
         if name != "extractive":
             shown = False  # some of the model's text was streamed to the caller
             try:
+                if failed:
+                    raise GeneratorUnavailable(failed)
                 writer = self.generator(name)
                 if verbose:
                     from rag.generators.prompt import render_prompt
@@ -271,14 +277,19 @@ class Assistant:
             return passage.score
         return float((self.sentence_vectors(keys) @ np.asarray(query_vector, dtype=np.float32)).max())
 
-    def _llm_rewriter(self, name: str):
+    def _llm_rewriter(self, name: str, failures: list[str]):
+        """The writer's model as question rewriter; a failure is recorded in ``failures`` and re-raised."""
         if name == "extractive":
             return None
 
         def llm_rewrite(question: str, previous: list[str]) -> str | None:
             from rag.generators.llm import rewrite_with_llm
 
-            return rewrite_with_llm(self.generator(name), question, previous)
+            try:
+                return rewrite_with_llm(self.generator(name), question, previous)
+            except GeneratorUnavailable as exc:
+                failures.append(str(exc))
+                raise
 
         return llm_rewrite
 

@@ -457,6 +457,21 @@ def test_follow_up_rewrite_works_when_the_llm_server_is_down(bundled_index):
     assert_citation_contract(answer)
 
 
+@pytest.mark.real
+def test_a_model_that_hangs_on_the_rewrite_is_not_asked_again_for_the_answer(bundled_index, silent_server):
+    """A follow-up asks the model twice (rewrite, then answer). When the first call times out, the answer goes
+    straight to the extractive writer: one connection to the silent server, not two timeouts in a row."""
+    base_settings, base = bundled_index
+    assistant = new_assistant(llm_settings(base_settings, generator="openai", llm_base_url=silent_server.url,
+                                           llm_timeout=2), base)
+    answer = assistant.answer("Et à Tunis ?", history=HISTORY)
+    assert len(silent_server.held) == 1, f"{len(silent_server.held)} connections"
+    assert "Tunis" in answer.standalone_question and "Cotonou" not in answer.standalone_question
+    assert answer.notices == [LLM_UNAVAILABLE_NOTICE["fr"]] and answer.generator == "extractive"
+    assert _cites_tunis(answer), answer
+    assert_citation_contract(answer)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # 5. Units, no model: marker streaming, citation checking, follow-up rules
 

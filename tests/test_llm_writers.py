@@ -229,41 +229,14 @@ def test_openai_dead_server_is_unavailable_quickly(llama_server: Server) -> None
     assert "injoignable" in (available(_settings(llm_base_url=f"http://127.0.0.1:{_free_port()}/v1"), "openai") or "")
 
 
-@pytest.fixture
-def silent_server() -> Iterator[str]:
-    """Accepts connections and never answers: the worst case for a client."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
-    sock.settimeout(0.2)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                held.append(sock.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
-    stop.set()
-    thread.join(2)
-    for conn in held:
-        conn.close()
-    sock.close()
-
-
-def test_openai_hanging_server_times_out(silent_server: str) -> None:
-    gen = OpenAIGenerator(_settings(llm_base_url=silent_server, llm_timeout=2))
+def test_openai_hanging_server_times_out(silent_server) -> None:
+    gen = OpenAIGenerator(_settings(llm_base_url=silent_server.url, llm_timeout=2))
     start = time.monotonic()
     with pytest.raises(GeneratorUnavailable, match="délai"):
         list(gen.stream(QUESTION, PASSAGES, "fr"))
     assert time.monotonic() - start < 5
     start = time.monotonic()
-    assert "injoignable" in (available(_settings(llm_base_url=silent_server), "openai") or "")
+    assert "injoignable" in (available(_settings(llm_base_url=silent_server.url), "openai") or "")
     assert time.monotonic() - start < 4  # the probe's own 2 s timeout
 
 
