@@ -25,9 +25,12 @@ class Passage(BaseModel):
     text: str
     start: int = 0
     end: int = 0
-    score: float = 0.0  # cosine similarity to the question (0-1); the relevance the user sees
+    score: float = 0.0  # cosine similarity to the question (0-1)
     rank_score: float = 0.0  # fused ranking score (internal order)
     lang: str = ""
+    # Estimated probability that the passage answers the question (rag/relevance.py): the relevance users see. A
+    # cosine would not do: e5 scores an unrelated French passage about 0.8.
+    relevance: float | None = None
 
 
 class Citation(BaseModel):
@@ -39,6 +42,7 @@ class Citation(BaseModel):
     start: int  # offsets of the quote in the document's extracted text
     end: int
     score: float
+    relevance: float | None = None  # the cited passage's estimated relevance (see Passage)
     chunk_id: str = ""
     section: str = ""
     passage: str = ""  # the whole passage, so a UI can show the quote in context

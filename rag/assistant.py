@@ -255,7 +255,9 @@ class Assistant:
     def _abstain_reason(self, question: str, passages: list[Passage], query_vector) -> str | None:
         if not passages:
             return "nothing retrieved"
-        best = max(self.relevance(question, p, query_vector) for p in passages)
+        for p in passages:  # kept on the passage: it is the relevance users are shown
+            p.relevance = round(self.relevance(question, p, query_vector), 4)
+        best = max(p.relevance for p in passages)
         if best < self.settings.min_relevance:
             return f"below relevance floor ({best:.2f})"
         cross_lingual = all(p.lang and p.lang != detect_lang(question) for p in passages)

@@ -105,7 +105,7 @@ def check_citations(
         citations.append(
             Citation(
                 n=n, source=p.source, title=p.title, page=p.page, quote=p.text[qs:qe], start=p.start + qs,
-                end=p.start + qe, score=round(p.score, 4), chunk_id=p.chunk_id, section=p.section,
+                end=p.start + qe, score=round(p.score, 4), relevance=p.relevance, chunk_id=p.chunk_id, section=p.section,
                 passage=p.text, quote_start=qs, quote_end=qe,
             )
         )

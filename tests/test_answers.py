@@ -89,6 +89,16 @@ def test_extractive_answer_adds_no_words(assistant):
         assert not extra, f"{question}: words not in the sources: {extra}"
 
 
+def test_relevance_shown_is_low_for_passages_that_do_not_answer(assistant):
+    """An unrelated question's passages still have a high cosine; their estimated relevance is under the floor."""
+    answer = assistant.answer("Quelle est la capitale du Japon ?")
+    assert answer.abstained and answer.further
+    assert all(p.score > 0.7 for p in answer.further), [p.score for p in answer.further]  # e5's narrow band
+    assert all(p.relevance is not None and p.relevance < assistant.settings.min_relevance for p in answer.further)
+    cited = assistant.answer(ANSWERABLE[0][0])
+    assert cited.citations and max(c.relevance for c in cited.citations) >= assistant.settings.min_relevance
+
+
 def test_answer_language_follows_question(assistant):
     assert assistant.answer("Quelle est la capitale du Japon ?").text == ABSTAIN_MESSAGES["fr"]
     assert assistant.answer("What is the capital of Japan?").text == ABSTAIN_MESSAGES["en"]

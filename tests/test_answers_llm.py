@@ -69,6 +69,8 @@ def assert_citation_contract(answer: Answer) -> None:
         assert c.passage[c.quote_start : c.quote_end] == c.quote
         assert c.chunk_id in retrieved and retrieved[c.chunk_id].text == c.passage
         assert c.quote in retrieved[c.chunk_id].text
+        # the relevance users are shown is the estimate the abstention floor was checked against
+        assert c.relevance is not None and c.relevance == retrieved[c.chunk_id].relevance and 0 <= c.relevance <= 1
     assert not re.search(r"[\[【［]\s*\d", re.sub(r"\[\d+\]", "", answer.text)), answer.text  # no other marker form
 
 

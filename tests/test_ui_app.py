@@ -246,7 +246,7 @@ def test_browser_example_question_sources_and_thumbs_up(page, served, tmp_path):
     assert card.locator(".aimf-num").inner_text().strip() == "1"
     assert "Discours d'ouverture" in card.locator(".aimf-card-title").inner_text()
     assert "Cotonou" in card.locator("mark").inner_text()
-    assert re.search(r"pertinence 0,\d\d", card.inner_text())
+    assert re.search(r"pertinence estimée \d+\u202f%", card.inner_text()), card.inner_text()
 
     card.click()
     context = page.locator("#aimf-context .aimf-context")
@@ -279,7 +279,7 @@ def test_browser_example_question_sources_and_thumbs_up(page, served, tmp_path):
     # Components re-render one after another: wait (bounded) for each, rather than race them.
     page.get_by_role("tab", name="Chat").wait_for(timeout=15000)
     assert page.get_by_role("tab", name="Chat").count() == 1
-    page.locator("#aimf-sources").get_by_text(re.compile(r"relevance 0\.")).first.wait_for(timeout=15000)
+    page.locator("#aimf-sources").get_by_text(re.compile(r"estimated relevance \d+%")).first.wait_for(timeout=15000)
     assert page.locator("#aimf-chat .aimf-marker").count() >= 1
     assert not watch.dialogs and not watch.outside, (watch.dialogs, watch.outside)
 

@@ -109,8 +109,12 @@ def test_sources_panel_escapes_titles_and_highlights_the_quote():
     html = sources_html(record, 0, "fr")
     assert "<img" not in html and "&lt;img" in html
     assert f"<mark>{QUOTE}</mark>" in html
-    assert "pertinence 0,80" in html and 'data-turn="0"' in html
+    assert "similarité 0,80" in html and 'data-turn="0"' in html  # no estimate recorded: the cosine, named as such
     assert "Également retrouvé" in html
+    answer.citations[0].relevance = 0.93
+    html = sources_html(answer_record(answer, msg_index=1), 0, "fr")
+    assert "pertinence estimée 93\u202f%" in html and 'style="width:93%"' in html
+    assert "estimated relevance 93%" in sources_html(answer_record(answer, msg_index=1), 0, "en")
     ctx = context_html(record, "c", 0, "en")
     assert "Passage in context" in ctx and f"<mark>{QUOTE}</mark>" in ctx and "Avant." in ctx
 

@@ -57,7 +57,7 @@ class FeedbackStore:
             raise ValueError(f"vote must be one of {sorted(VOTES)}")
         now = _now()
         citations = [
-            {k: c.get(k) for k in ("n", "source", "title", "page", "quote", "start", "end", "score", "chunk_id")}
+            {k: c.get(k) for k in ("n", "source", "title", "page", "quote", "start", "end", "score", "relevance", "chunk_id")}
             for c in record.get("citations") or []
         ]
         with closing(self._connect()) as db, db:

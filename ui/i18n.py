@@ -57,7 +57,10 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "searching": {"fr": "Recherche dans les documents…", "en": "Searching the documents…"},
     "page": {"fr": "page", "en": "page"},
-    "relevance": {"fr": "pertinence", "en": "relevance"},
+    "relevance": {"fr": "pertinence estimée", "en": "estimated relevance"},
+    "relevance_help": {"fr": "Probabilité estimée que ce passage réponde à la question",
+                       "en": "Estimated probability that this passage answers the question"},
+    "similarity": {"fr": "similarité", "en": "similarity"},
     "show_context": {"fr": "Voir le passage dans son contexte", "en": "Show the passage in context"},
     "abstained_title": {"fr": "Pas de réponse dans les documents", "en": "No answer in the documents"},
     "abstained_body": {

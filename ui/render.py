@@ -52,6 +52,10 @@ def _fmt_score(score: float, lang: str) -> str:
     return value.replace(".", ",") if lang == "fr" else value
 
 
+def _fmt_percent(value: float, lang: str) -> str:
+    return f"{round(value * 100)}\u202f%" if lang == "fr" else f"{round(value * 100)}%"
+
+
 def quote_span(passage: str, quote: str, start: int | None, end: int | None) -> tuple[int, int] | None:
     """Where the quote sits in its passage: the given offsets when they match, else a search; None if absent."""
     if start is not None and end is not None and 0 <= start < end <= len(passage) and passage[start:end] == quote:
@@ -85,11 +89,15 @@ def _meta_line(item: dict, lang: str) -> str:
     parts = []
     if item.get("page"):
         parts.append(f"{t('page', lang)} {esc(item['page'])}")
-    score = float(item.get("score") or 0.0)
+    # The estimated relevance (a probability); answers recorded before it existed only have the cosine.
+    estimated = item.get("relevance") is not None
+    score = float(item["relevance"] if estimated else item.get("score") or 0.0)
     width = max(0, min(100, round(score * 100)))
+    label = t("relevance" if estimated else "similarity", lang)
     parts.append(
-        f'<span class="aimf-score" title="{esc(t("relevance", lang))}">{esc(t("relevance", lang))} '
-        f'{_fmt_score(score, lang)}<span class="aimf-meter"><span style="width:{width}%"></span></span></span>'
+        f'<span class="aimf-score" title="{esc(t("relevance_help" if estimated else "similarity", lang))}">'
+        f'{esc(label)} {_fmt_score(score, lang) if not estimated else _fmt_percent(score, lang)}'
+        f'<span class="aimf-meter"><span style="width:{width}%"></span></span></span>'
     )
     return " · ".join(parts)
 
