@@ -153,3 +153,19 @@ def test_a_heading_is_not_quoted_as_a_supporting_sentence() -> None:
     composed = ExtractiveGenerator().compose("Que fit le Parlement pendant la guerre d'indépendance des États-Unis ?",
                                              [passage], "fr")
     assert composed is not None and composed.text.startswith("Le Parlement britannique vota de nouvelles taxes.")
+
+
+def test_list_items_about_other_places_do_not_support_the_one_asked_about() -> None:
+    """Sibling items share the question's words ("projet") but are about another city: quoting them would answer
+    "Quel projet est mené à Cotonou ?" with three projects."""
+    text = ("Plusieurs projets pilotes ont vu le jour ces dernières années. Parmi eux :\n"
+            "- À Cotonou, la construction du Pôle numérique des services municipaux, une première au Bénin ;\n"
+            "- À Phnom Penh, une Feuille de Route Ville Intelligente, projet présenté tout à l'heure ;\n"
+            "- Et à Tunis, le projet de « Fabrique de la Ville », présenté lors de la table ronde.")
+    passage = Passage(chunk_id="c1", source="d.txt", title="Discours", text=text)
+    composed = ExtractiveGenerator().compose("Quel projet est mené à Cotonou ?", [passage], "fr")
+    assert composed is not None and "Pôle numérique" in composed.text
+    assert "Phnom Penh" not in composed.text and "Tunis" not in composed.text
+    # A list question still gets the whole list.
+    listed = ExtractiveGenerator().compose("Quels sont les projets pilotes ?", [passage], "fr")
+    assert listed is not None and all(city in listed.text for city in ("Cotonou", "Phnom Penh", "Tunis"))
