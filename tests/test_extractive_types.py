@@ -169,3 +169,15 @@ def test_list_items_about_other_places_do_not_support_the_one_asked_about() -> N
     # A list question still gets the whole list.
     listed = ExtractiveGenerator().compose("Quels sont les projets pilotes ?", [passage], "fr")
     assert listed is not None and all(city in listed.text for city in ("Cotonou", "Phnom Penh", "Tunis"))
+
+
+def test_the_next_paragraph_is_not_quoted_for_sharing_one_word_and_standing_next_to_the_answer() -> None:
+    """"La thématique des villes …" opens the next paragraph: it shares "ville" with the question and stands next
+    to the answer, which is all it has for it. Neither makes it a neighbour to quote nor a supporting sentence."""
+    text = ("Et à Tunis, le projet de « Fabrique de la Ville », que M. Karim Ouerdani exposera lors de notre "
+            "deuxième table ronde.\n\n"
+            "La thématique des villes intelligentes s'impose également dans les dynamiques régionales.")
+    passage = Passage(chunk_id="c1", source="d.txt", title="Discours", text=text)
+    composed = ExtractiveGenerator().compose("Qui exposera le projet « Fabrique de la Ville » ?", [passage], "fr")
+    assert composed is not None and "Karim Ouerdani" in composed.text
+    assert "thématique" not in composed.text

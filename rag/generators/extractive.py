@@ -22,6 +22,7 @@ from rag.sentences import sentence_key
 from rag.text import fold, split_sentences, stream_pieces, tokens
 
 MAX_SENTENCES = 3
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 # A sentence is read in its passage: the passage's coverage of the question (is it about the question's subject?)
 # and the best neighbouring sentence's score (is the answer's surrounding text on topic?) add to its own score.
 # Both measured on French QA (PIAF dev, 240 questions; 0.1-0.4 all within a point of each other): +3 points.
@@ -160,7 +161,9 @@ class _Sentence:
     sem: float = 0.0
     score: float = 0.0
     is_item: bool = False
-    is_heading: bool = False  # the passage's title line: names its subject, is no sentence to quote next to another
+    is_heading: bool = False
+    new_paragraph: bool = False  # a blank line separates it from the previous sentence
+    own: float = 0.0  # its score before its neighbours' share is added  # the passage's title line: names its subject, is no sentence to quote next to another
     on_topic: bool = False  # shares a word with the question by itself (not through its title), or is close in meaning
     # Its own words, and its passage's title words (what every sentence of the passage is about): tokenised once.
     words: set[str] = field(default_factory=set, repr=False, compare=False)
@@ -261,6 +264,7 @@ class ExtractiveGenerator:
                 s.is_heading = start == 0 and text.strip() in {p.title.strip(), p.section.strip()}
                 if sentences and sentences[-1].passage == pi:
                     s.prev, sentences[-1].next = sentences[-1], s
+                    s.new_paragraph = _BLANK_LINE.search(p.text, sentences[-1].end, start) is not None
                 sentences.append(s)
             _attach_list_items(sentences)
         if self.sentence_vectors is not None and query_vector is not None and sentences:
@@ -278,10 +282,11 @@ class ExtractiveGenerator:
             s.on_topic = s.on_topic or sem > 0.5
             own = (0.55 * s.lex + 0.45 * sem) * prior if (s.lex > 0 or sem > 0.5) else 0.0
             s.score = own + PASSAGE_WEIGHT * passage_cover[s.passage] if own > 0 else 0.0
-        own_scores = {id(s): s.score for s in sentences}
+        for s in sentences:
+            s.own = s.score
         for s in sentences:
             if s.score > 0:
-                s.score += NEIGHBOUR_WEIGHT * max((own_scores[id(n)] for n in (s.prev, s.next) if n), default=0.0)
+                s.score += NEIGHBOUR_WEIGHT * max((n.own for n in (s.prev, s.next) if n), default=0.0)
         return sorted(sentences, key=lambda s: s.score, reverse=True)
 
     def _support(self, best: _Sentence, candidates: list[_Sentence], q_terms: set[str]) -> list[_Sentence]:
@@ -298,7 +303,8 @@ class ExtractiveGenerator:
         # would be noise, or a planted instruction sitting next to the answer; unless it is the next sentence and
         # goes on about the same subject ("Il …", "Ce clip …").
         near = [n for n in (best.prev, best.next) if n is not None and not n.is_item and not n.is_heading
-                and not _is_stub(n.text) and (n.on_topic or (n is best.next and _ANAPHORA.match(n.text)))]
+                and not _is_stub(n.text) and not (best if n is best.prev else n).new_paragraph
+                and (n.on_topic or (n is best.next and _ANAPHORA.match(n.text)))]
         if near:
             chosen.append(max(near, key=lambda s: s.score))
         anchor = self._anchor(best, q_terms)
@@ -306,10 +312,19 @@ class ExtractiveGenerator:
             if len(chosen) >= MAX_SENTENCES:
                 break
             # a heading says what the passage is about; quoted after the answer it would only glue onto it
-            if s.passage == best.passage and s not in chosen and not s.is_heading and s.score >= SUPPORT_RATIO * best.score \
+            if s.passage == best.passage and s not in chosen and not s.is_heading \
+                    and self._without(s, best) >= SUPPORT_RATIO * best.score \
                     and not (s.is_item and best.is_item and anchor not in s.words):
                 chosen.append(s)
         return chosen
+
+    @staticmethod
+    def _without(s: _Sentence, best: _Sentence) -> float:
+        """Its score without the share it owes to being next to the best sentence: that share says nothing of
+        whether it supports the answer (the next paragraph's opening line scored half as well as the answer)."""
+        if s.own <= 0:
+            return 0.0
+        return s.own + NEIGHBOUR_WEIGHT * max((n.own for n in (s.prev, s.next) if n and n is not best), default=0.0)
 
     def _anchor(self, best: _Sentence, q_terms: set[str]) -> str | None:
         """The question's most specific word among the best sentence's own words ("Cotonou" in "Quel projet est
