@@ -302,3 +302,30 @@ def test_fake_retriever_falls_back_to_chroma_above_the_exact_limit(index, fake_e
     assert approximate.search(QUESTION, k=5, method="dense")[0].id == exact[0].id
     assert approximate._dense is None and retriever(store, fake_embeddings)._dense is None  # built on first search
     assert [d.id for d in approximate.search(QUESTION, k=5, method="dense")] == [d.id for d in exact]
+
+
+def test_fake_sentence_cache_shared_by_concurrent_questions_under_eviction(fake_embeddings):
+    """The UI answers questions concurrently and they share one cache. With evictions, a sentence another
+    question evicted must not break an answer (it did: KeyError between insertion and read-back)."""
+    import threading
+
+    cache = SentenceVectors(fake_embeddings, size=8)
+    errors: list[BaseException] = []
+
+    def ask(offset: int) -> None:
+        try:
+            for round_ in range(60):
+                texts = [f"phrase {(offset + round_ + i) % 40} sur la ville numérique" for i in range(12)]
+                vectors = cache(texts)
+                assert vectors.shape == (12, FakeHashEmbeddings.dim)
+                assert np.allclose(vectors[0], fake_embeddings.embed_query(texts[0]), atol=1e-6)
+        except BaseException as exc:  # noqa: BLE001 - collected and reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask, args=(k * 5,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]
+    assert len(cache.cache) <= 8

@@ -9,6 +9,7 @@ abstains rather than quote a near miss.
 from __future__ import annotations
 
 import re
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -175,31 +176,33 @@ class _Sentence:
 
 
 class SentenceVectors:
-    """Embeddings of sentences, cached: the same passages come back for related questions."""
+    """Embeddings of sentences, cached: the same passages come back for related questions. Shared by the UI's
+    concurrent questions, so every use of the cache holds a lock (the embedding itself runs outside it)."""
 
     def __init__(self, embeddings, size: int = 20000):
         self.embeddings = embeddings
         self.cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self.size = size
+        self._lock = threading.Lock()
 
     def __call__(self, texts: list[str]) -> np.ndarray:
-        missing = list(dict.fromkeys(t for t in texts if t not in self.cache))
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self.cache))
+            found = {t: self.cache[t] for t in texts if t in self.cache}
         if missing:
-            for t, v in zip(missing, self.embeddings.embed_documents(missing)):
-                self.cache[t] = np.asarray(v, dtype=np.float32)
-                if len(self.cache) > self.size:
-                    self.cache.popitem(last=False)
-        for t in texts:
-            self.cache.move_to_end(t)
-        return np.stack([self.cache[t] for t in texts]) if texts else np.zeros((0, 1), np.float32)
+            found.update(zip(missing, (np.asarray(v, dtype=np.float32) for v in self.embeddings.embed_documents(missing))))
+        self.put(list(found), list(found.values()))
+        # Read from what this call holds: another question may evict a sentence from the cache meanwhile.
+        return np.stack([found[t] for t in texts]) if texts else np.zeros((0, 1), np.float32)
 
-    def put(self, texts: list[str], vectors: np.ndarray) -> None:
+    def put(self, texts: list[str], vectors) -> None:
         """Vectors already computed (stored in the index at ingest): no need to embed these sentences again."""
-        for t, v in zip(texts, vectors):
-            self.cache[t] = v
-            self.cache.move_to_end(t)
-        while len(self.cache) > self.size:
-            self.cache.popitem(last=False)
+        with self._lock:
+            for t, v in zip(texts, vectors):
+                self.cache[t] = v
+                self.cache.move_to_end(t)
+            while len(self.cache) > self.size:
+                self.cache.popitem(last=False)
 
 
 class ExtractiveGenerator:
