@@ -52,7 +52,9 @@ BREAKDOWN_HEADERS = ["groupe", "n", "recall@5", "précision citations", "contena
 
 def build(records: list[dict], summary: dict, config: dict) -> Doc:
     cfg = summary["config"]
-    targets = config.get("targets", {})
+    from evals.runner import targets_for
+
+    targets, title = targets_for(config, cfg.get("dataset_kind", "gold"))
     doc = Doc(f"Évaluation « {cfg['label']} »")
     doc.p(f"Jeu : {cfg['dataset']} ({summary['n']} questions : {summary['n_answerable']} répondables, "
           f"{summary['n_unanswerable']} sans réponse). Rédacteur : {cfg['generator']}"
@@ -74,7 +76,7 @@ def build(records: list[dict], summary: dict, config: dict) -> Doc:
     rows += [["latency_p50_ms", summary["latency_p50_ms"], "", ""], ["latency_p95_ms", summary["latency_p95_ms"], "", ""],
              ["cpu_seconds", summary["cpu_seconds"], "", ""], ["energy_wh", summary["energy_wh"], "", ""],
              ["co2e_g", summary["co2e_g"], "", ""]]
-    doc.table(["métrique", "valeur", "cible (jeu AIMF, extractif)", "état"], rows)
+    doc.table(["métrique", "valeur", title, "état"], rows)
 
     doc.h("Définitions")
     energy = cfg["energy"]

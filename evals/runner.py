@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     except (IndexMissingError, IndexMismatchError, IndexUnavailableError) as exc:
         err.print(f"[red]Erreur :[/] {exc}")
         return 1
-    print_summary(summary, out, config.get("targets", {}))
+    print_summary(summary, out, *targets_for(config, summary["config"]["dataset_kind"]))
     return 0
 
 
@@ -238,11 +238,11 @@ def score(q: GoldQuestion, answer, ranking, config: dict) -> dict:
         "key_terms_found": [found, total],
         "sentences": [{"text": s.text, "markers": s.markers, "supported": s.supported, "how": s.how} for s in sentences],
     }
-    record["failures"] = diagnose(record, config.get("targets", {}))
+    record["failures"] = diagnose(record)
     return record
 
 
-def diagnose(r: dict, targets: dict) -> list[str]:
+def diagnose(r: dict) -> list[str]:
     """Why a question misses a target, in the order a fix would go: retrieval, abstention, sentence, citation."""
     m = r["metrics"]
     causes: list[str] = []
@@ -326,6 +326,7 @@ def run_config(settings, assistant, label: str, dataset: Path, config: dict, n_r
         "collection": settings.collection,
         "data_dir": str(settings.data_dir),
         "dataset": str(dataset),
+        "dataset_kind": dataset_kind(dataset),
         "dataset_sha256": hashlib.sha256(dataset.read_bytes()).hexdigest(),
         "questions_skipped_for_review": n_review,
         "ranking_depth": config.get("ranking_depth", 10),
@@ -349,12 +350,28 @@ def write_outputs(out: Path, records: list[dict], summary: dict, config: dict) -
     write_report(out, records, summary, config)
 
 
-def print_summary(summary: dict, out: Path, targets: dict) -> None:
+TARGET_LABELS = {"gold": "cible (jeu de référence, extractif)", "squad": "cible (jeu SQuAD/PIAF, extractif)"}
+
+
+def dataset_kind(dataset: Path) -> str:
+    from evals.dataset import is_squad
+
+    return "squad" if is_squad(dataset) else "gold"
+
+
+def targets_for(config: dict, kind: str) -> tuple[dict, str]:
+    """The targets for this kind of set, and the column title that says which they are: a gold set's targets
+    would be wrong for PIAF (no unanswerable question there; its own target is containment 0.75)."""
+    kind = kind if kind in TARGET_LABELS else "gold"
+    return config.get("targets", {}).get(kind, {}), TARGET_LABELS[kind]
+
+
+def print_summary(summary: dict, out: Path, targets: dict, title: str = TARGET_LABELS["gold"]) -> None:
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"Évaluation « {summary['config']['label']} » ({summary['n']} questions)")
-    for col in ("métrique", "valeur", "cible (jeu AIMF)"):
+    for col in ("métrique", "valeur", title):
         table.add_column(col, justify="right" if col != "métrique" else "left")
     for key in SUMMARY_KEYS:
         if key in ("n", "config"):

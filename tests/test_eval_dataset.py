@@ -112,6 +112,14 @@ def test_squad_files_become_gold_questions(tmp_path: Path) -> None:
     assert [(q.id, q.answer, q.evidence, q.type) for q in qs] == [
         ("s1", "Nantes", ["Nantes"], "squad"), ("s2", "2013", ["2013"], "squad")]
     assert qs[0].source == "0000-nantes-ville/000.md" and qs[0].lang == "fr"
+    # Its targets are the SQuAD ones (containment 0.75), not the gold set's abstention targets.
+    from evals.runner import dataset_kind, load_config, targets_for
+
+    squad_targets, title = targets_for(load_config(), dataset_kind(path))
+    assert squad_targets == {"answer_containment": 0.75} and "PIAF" in title
+    gold_targets, title = targets_for(load_config(), dataset_kind(GOLD))
+    assert gold_targets["abstention_recall"] == 0.8 and gold_targets["answer_containment"] == 0.7
+    assert "référence" in title
 
 
 def test_piaf_dev_loads_when_present() -> None:

@@ -216,7 +216,7 @@ def test_diagnose_retrieval_miss_and_wrong_sentence() -> None:
               "key_terms_found": [0, 1], "citations": [{"n": 1, "has_evidence": False}], "sentences": [],
               "metrics": {"recall_at_5": 0.0, "answer_containment": 0.0, "citation_precision": 0.0,
                           "citation_recall": 0.0, "faithfulness": 1.0}}
-    causes = diagnose(record, {})
+    causes = diagnose(record)
     assert causes[0].startswith("retrieval miss") and causes[1].startswith("wrong sentence")
 
 
