@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from evals import charts
@@ -98,6 +98,9 @@ def build(records: list[dict], summary: dict, config: dict) -> Doc:
 
     failing = [x for x in records if x["failures"]]
     doc.h(f"Questions en échec ({len(failing)})")
+    # Where the failures come from, before the list: one question may have several causes.
+    causes = Counter(cause.split(":")[0] for x in failing for cause in x["failures"])
+    doc.table(["cause", "questions"], [[cause, n] for cause, n in causes.most_common()])
     doc.table(["id", "langue", "type", "question", "causes"],
               [[x["id"], x["lang"], x["type"], x["question"], "\n".join(x["failures"])] for x in failing])
 

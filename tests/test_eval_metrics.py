@@ -211,6 +211,28 @@ def test_score_cited_passage_without_evidence_and_summary() -> None:
     assert s["energy_wh"] == pytest.approx(0.001) and s["co2e_g"] == pytest.approx(0.0004)
 
 
+def test_report_counts_failures_by_cause_and_judges_a_squad_run_by_its_own_target() -> None:
+    from evals.report import build
+    from evals.render import to_markdown
+
+    ranking = [_passage("a", OTHER), _passage("b", PASSAGE)]
+    text = "À Cotonou, la construction du Pôle numérique des services municipaux, une première au Bénin. [1]"
+    wrong = score(_gold(), Answer(text=text, citations=[_citation(1, ranking[0])], retrieved=ranking), ranking, CONFIG)
+    refused = score(_gold(id="q2"), Answer(text="…", abstained=True, retrieved=ranking), ranking, CONFIG)
+    records = []
+    for r in (wrong, refused):
+        r.update(latency_ms=100.0, cpu_s=0.1, timings={"retrieve": 40.0, "generate": 60.0}, lang="fr", type="factual")
+        records.append(r)
+    summary = summarise(records, CONFIG)
+    summary["config"] = {"label": "t", "dataset": "piaf.json", "dataset_kind": "squad", "generator": "extractive",
+                         "k": 5, "embedding_model": "e5", "embedding_dtype": "bf16", "started_at": "now",
+                         "energy": CONFIG["energy"], "faithfulness_token_share": 0.8}
+    config = {**CONFIG, "targets": {"squad": {"answer_containment": 0.75}, "gold": {"abstention_recall": 0.8}}}
+    md = to_markdown(build(records, summary, config))
+    assert "| cause | questions |" in md and "| wrong sentence | 1 |" in md and "| wrong abstention | 1 |" in md
+    assert "| answer_containment | 0 | ≥ 0.75 | manquée |" in md and "abstention_recall | — | ≥" not in md
+
+
 def test_diagnose_retrieval_miss_and_wrong_sentence() -> None:
     record = {"answerable": True, "abstained": False, "answer": "Cotonou [1]", "evidence": ["Ville de Nantes"],
               "key_terms_found": [0, 1], "citations": [{"n": 1, "has_evidence": False}], "sentences": [],

@@ -73,6 +73,7 @@ def test_run_writes_every_file_with_the_summary_keys(runs) -> None:
     for section in ("## Résumé", "## Définitions", "## Par langue", "## Par type de question", "Questions en échec",
                     "Pires réponses", "![Latence](latency.png)", "faithfulness (test de soutien)"):
         assert section in md, section
+    assert "cible (jeu de référence, extractif)" in md and config["dataset_kind"] == "gold"
     page = (first / "report.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == 2 and "<script" not in page
 
