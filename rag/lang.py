@@ -17,6 +17,10 @@ _EN = frozenset(
     "into about than".split()
 )
 
+_FR_ASKING = frozenset("qui que qu quel quelle quels quelles comment pourquoi combien où quand lequel laquelle "
+                       "lesquels lesquelles est-ce".split())
+_EN_ASKING = frozenset("who whom whose what which how why when where is are was were do does did can could".split())
+
 
 def detect_lang(text: str, default: str = "fr") -> str:
     """Return "fr" or "en" (French wins ties: the assistant is French-first)."""
@@ -24,6 +28,12 @@ def detect_lang(text: str, default: str = "fr") -> str:
     # Elided forms (l', d', qu') are a strong French signal.
     fr = sum(w in _FR for w in words) + 2 * len(re.findall(r"\b(?:l|d|qu|c|j|n|s)'\w", text, re.IGNORECASE))
     en = sum(w in _EN for w in words)
+    # The question word is the question's own language; a title or a name quoted in it may be another one
+    # ("Qui a écrit The Spirit and the Flesh ?").
+    if words and words[0] in _FR_ASKING:
+        fr += 2
+    elif words and words[0] in _EN_ASKING:
+        en += 2
     if fr == en:
         return default
     return "fr" if fr > en else "en"
