@@ -18,7 +18,7 @@ _EN = frozenset(
 )
 
 _FR_ASKING = frozenset("qui que qu quel quelle quels quelles comment pourquoi combien où quand lequel laquelle "
-                       "lesquels lesquelles est-ce".split())
+                       "lesquels lesquelles".split())
 _EN_ASKING = frozenset("who whom whose what which how why when where is are was were do does did can could".split())
 
 

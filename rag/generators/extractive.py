@@ -162,9 +162,9 @@ class _Sentence:
     sem: float = 0.0
     score: float = 0.0
     is_item: bool = False
-    is_heading: bool = False
+    is_heading: bool = False  # the passage's title line: names its subject, is no sentence to quote next to another
     new_paragraph: bool = False  # a blank line separates it from the previous sentence
-    own: float = 0.0  # its score before its neighbours' share is added  # the passage's title line: names its subject, is no sentence to quote next to another
+    own: float = 0.0  # its score before its neighbours' share is added
     on_topic: bool = False  # shares a word with the question by itself (not through its title), or is close in meaning
     # Its own words, and its passage's title words (what every sentence of the passage is about): tokenised once.
     words: set[str] = field(default_factory=set, repr=False, compare=False)
