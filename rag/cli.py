@@ -64,7 +64,9 @@ def print_answer(answer, verbose: bool = False) -> None:
     if verbose:
         out.print(f"[dim]Question autonome :[/] {escape(answer.standalone_question)}")
         for i, p in enumerate(answer.retrieved, 1):
-            out.print(f"[dim]  passage {i} · score {p.score:.3f} · {escape(p.source)} · {escape(p.text[:120])}…[/]")
+            estimate = "" if p.relevance is None else f" · pertinence estimée {round(p.relevance * 100)} %"
+            out.print(f"[dim]  passage {i} · cosinus {p.score:.3f}{estimate} · {escape(p.source)} · "
+                      f"{escape(p.text[:120])}…[/]")
         if answer.prompt:
             out.rule("Prompt envoyé au modèle")
             out.print(escape(answer.prompt))

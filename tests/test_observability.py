@@ -8,6 +8,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -181,8 +182,9 @@ def test_ask_verbose_and_log_json(bundled_index, llm_server, tmp_path):
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert f"Question autonome : {QUESTION}" in " ".join(out.split())
-    passages = [line for line in out.splitlines() if "passage " in line and "· score " in line]
+    passages = [line for line in out.splitlines() if "passage " in line and "· cosinus " in line]
     assert len(passages) == 3
+    assert len(re.findall(r"pertinence estimée \d+ %", " ".join(out.split()))) == 3
 
     events = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]  # every line is JSON
     questions = [e for e in events if e.get("event") == "question"]
