@@ -36,9 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from evals.dataset import is_squad
     from evals.squad import index_squad, load_squad
     from rag.assistant import Assistant, to_passage
-    from rag.relevance import coverage
     from rag.settings import get_settings
-    from rag.text import tokens
 
     err = Console(stderr=True)
     if not args.dataset.is_file() or not is_squad(args.dataset):
@@ -55,11 +53,7 @@ def run(args: argparse.Namespace) -> int:
     def features(question: str, where: dict | None) -> np.ndarray:
         vector = assistant.embeddings.embed_query(question)
         docs = assistant.retriever.search(question, k=settings.k, where=where, query_vector=vector)
-        terms = set(tokens(question))
-        rows = []
-        for p in map(to_passage, docs):
-            cover = coverage(terms, set(tokens(f"{p.title} {p.text}")), assistant._idf)
-            rows.append((p.score, cover, assistant._closest_sentence(p, vector)))
+        rows = [assistant.relevance_features(question, p, vector) for p in map(to_passage, docs)]
         return np.array(rows or [(0.0, 0.0, 0.0)])
 
     with_article, without = [], []

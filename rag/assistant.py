@@ -268,9 +268,14 @@ class Assistant:
 
     def relevance(self, question: str, passage: Passage, query_vector) -> float:
         """Estimated probability that the passage answers the question (see rag/relevance.py)."""
-        cover = coverage(set(tokens(question)), set(tokens(f"{passage.title} {passage.text}")), self._idf)
         same = detect_lang(question) == (passage.lang or detect_lang(passage.text))
-        return support(passage.score, cover, self._closest_sentence(passage, query_vector), same)
+        return support(*self.relevance_features(question, passage, query_vector), same)
+
+    def relevance_features(self, question: str, passage: Passage, query_vector) -> tuple[float, float, float]:
+        """What the relevance model reads, in the order of its weights: the passage's cosine, its coverage of the
+        question's words, and the cosine of its sentence closest to the question (also what it is fitted on)."""
+        cover = coverage(set(tokens(question)), set(tokens(f"{passage.title} {passage.text}")), self._idf)
+        return passage.score, cover, self._closest_sentence(passage, query_vector)
 
     def _closest_sentence(self, passage: Passage, query_vector) -> float:
         """Cosine of the passage's sentence closest to the question (stored at ingest, else embedded and cached)."""

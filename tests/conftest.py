@@ -76,9 +76,10 @@ class SilentServer:
     def __init__(self) -> None:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
+        self.sock.listen(16)
         self.sock.settimeout(0.2)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/v1"
+        self.root = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.url = f"{self.root}/v1"  # where an OpenAI-compatible client is pointed
         self.held: list[socket.socket] = []
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._accept, daemon=True)
@@ -97,6 +98,12 @@ class SilentServer:
         for conn in self.held:
             conn.close()
         self.sock.close()
+
+    def __enter__(self) -> "SilentServer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 @pytest.fixture

@@ -9,9 +9,7 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -19,7 +17,7 @@ from typing import Iterator
 
 import pytest
 
-from conftest import SPEECH, VENV_BIN, FakeHashEmbeddings
+from conftest import SPEECH, VENV_BIN, FakeHashEmbeddings, SilentServer
 
 pytestmark = pytest.mark.real
 
@@ -133,13 +131,13 @@ def test_silent_chroma_server_fails_within_the_timeout(make_settings, monkeypatc
 
     monkeypatch.setattr(store, "HTTP_TIMEOUT", 1.0)
     monkeypatch.setattr(store, "CONNECT_TIMEOUT", 1.0)
-    with silent_socket() as url:
-        settings = make_settings(chroma_url=url)
+    with SilentServer() as server:
+        settings = make_settings(chroma_url=server.root)
         start = time.monotonic()
         with pytest.raises(IndexUnavailableError) as info:
             store.Store.open(settings, "modele")
         assert time.monotonic() - start < 4
-        assert url in str(info.value)
+        assert server.root in str(info.value)
 
 
 # --------------------------------------------------------------------------- 2. ingest while answering
@@ -363,42 +361,13 @@ def test_disk_full_and_read_only_data_dir_during_ingest(make_settings, tmpfs_dat
 # --------------------------------------------------------------------------- 5. LLM server that hangs
 
 
-class silent_socket:
-    """A loopback server that accepts connections and never answers (the worst case for a client)."""
-
-    def __enter__(self) -> str:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.held: list[socket.socket] = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def _accept(self) -> None:
-        while not self.stop.is_set():
-            try:
-                self.held.append(self.sock.accept()[0])
-            except OSError:
-                continue
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self.thread.join(2)
-        for conn in self.held:
-            conn.close()
-        self.sock.close()
-
-
 def test_hanging_llm_server_falls_back_to_the_extractive_answer_in_time(bundled_index):
     from rag.answer import LLM_UNAVAILABLE_NOTICE
     from rag.assistant import Assistant
 
     settings, shared = bundled_index
-    with silent_socket() as url:
-        hanging = settings.model_copy(update={"llm_base_url": f"{url}/v1", "llm_timeout": 2.0, "generator": "openai"})
+    with SilentServer() as server:
+        hanging = settings.model_copy(update={"llm_base_url": server.url, "llm_timeout": 2.0, "generator": "openai"})
         assistant = Assistant(hanging, embeddings=shared.embeddings, model_id=shared.model_id)
         start = time.monotonic()
         answer = assistant.answer(QUESTION)

@@ -93,10 +93,10 @@ def _meta_line(item: dict, lang: str) -> str:
     estimated = item.get("relevance") is not None
     score = float(item["relevance"] if estimated else item.get("score") or 0.0)
     width = max(0, min(100, round(score * 100)))
-    label = t("relevance" if estimated else "similarity", lang)
+    label, help_text = (t("relevance", lang), t("relevance_help", lang)) if estimated else (t("similarity", lang),) * 2
+    value = _fmt_percent(score, lang) if estimated else _fmt_score(score, lang)
     parts.append(
-        f'<span class="aimf-score" title="{esc(t("relevance_help" if estimated else "similarity", lang))}">'
-        f'{esc(label)} {_fmt_score(score, lang) if not estimated else _fmt_percent(score, lang)}'
+        f'<span class="aimf-score" title="{esc(help_text)}">{esc(label)} {value}'
         f'<span class="aimf-meter"><span style="width:{width}%"></span></span></span>'
     )
     return " · ".join(parts)
