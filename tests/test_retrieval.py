@@ -145,8 +145,10 @@ def test_fake_candidates_scored_from_memory_and_from_chroma_alike(index, fake_em
         docs = retriever(store, fake_embeddings, exact_max_chunks=limit, sentence_cache=cache).search(
             QUESTION, k=5, method="lexical")
         assert cache.cache and all(key in cache.cache for key in sentence_keys(docs[0].page_content))
-        results.append([(d.id, round(d.metadata["score"], 5), round(d.metadata["sentence_score"], 5)) for d in docs])
-    assert results[0] == results[1]
+        results.append([(d.id, d.metadata["score"], d.metadata["sentence_score"]) for d in docs])
+    assert [r[0] for r in results[0]] == [r[0] for r in results[1]]
+    # In memory and read back from Chroma, vectors go through different float paths: equal within a tolerance.
+    assert [r[1:] for r in results[0]] == [pytest.approx(r[1:], abs=1e-5) for r in results[1]]
 
 
 def test_fake_index_without_sentence_vectors_still_reranks(make_settings, fake_embeddings):
