@@ -54,6 +54,11 @@ class Settings(BaseSettings):
         200_000, ge=0,
         description="Up to this many chunks, dense search scans every vector in memory (exact; 1.5 KB a chunk); above, Chroma's approximate index.",
     )
+    # Chroma's HNSW graph, fixed when the collection is created (search_ef can be changed later). Measured on
+    # synthetic vectors in e5's narrow cosine band (`aimf bench retrieval --hnsw`): see the README.
+    hnsw_search_ef: int = Field(400, ge=10, le=5000)
+    hnsw_construction_ef: int = Field(200, ge=10, le=5000)
+    hnsw_m: int = Field(32, ge=4, le=128)
     min_relevance: float = Field(
         0.2, ge=0, le=1,
         description="Floor on the estimated probability (rag/relevance.py) that the best passage answers; below it, abstain.",
@@ -76,6 +81,13 @@ class Settings(BaseSettings):
     ui_auth: str | None = Field(None, description='"user:password", several pairs separated by commas.')
     ui_max_upload_mb: float = Field(20.0, gt=0)
     ui_concurrency: int = Field(2, ge=1)
+
+    # HTTP API (`aimf serve`)
+    api_keys: str | None = Field(None, description="Bearer keys accepted by the API, separated by commas.")
+    api_admin_keys: str | None = Field(None, description="Bearer keys that may also add and remove documents.")
+    api_max_body_kb: int = Field(
+        256, ge=1, description="Largest JSON request body (question and conversation); uploads: ui_max_upload_mb.",
+    )
 
     # Observability
     log_json: bool = False
