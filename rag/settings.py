@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(0.1, ge=0, le=2)
     llm_n_ctx: int = Field(4096, ge=512)
 
+    # LLM judge of `aimf eval run --judge openai`: its own server and model, so the model under test never grades itself.
+    judge_base_url: str | None = None
+    judge_model: str = "default"
+    judge_api_key: str = "not-needed"
+
     # UI
     ui_allow_upload: bool = False
     ui_auth: str | None = Field(None, description='"user:password", several pairs separated by commas.')
