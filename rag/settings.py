@@ -64,6 +64,9 @@ class Settings(BaseSettings):
         description="Floor on the estimated probability (rag/relevance.py) that the best passage answers; below it, abstain.",
     )
     generator: GeneratorName = "extractive"
+    reader: Literal["auto", "off"] = Field(
+        "auto", description="Trained sentence reader (rag/reader.py): used when shipped for this embedding model; off: never.",
+    )
     max_question_chars: int = Field(2000, ge=10)
 
     # LLM writers
