@@ -87,7 +87,9 @@ class Settings(BaseSettings):
     # UI
     ui_allow_upload: bool = False
     ui_auth: str | None = Field(None, description='"user:password", several pairs separated by commas.')
-    ui_max_upload_mb: float = Field(20.0, gt=0)
+    ui_max_upload_mb: float | None = Field(
+        None, gt=0, description="Upload limit in the chat; unset: AIMF_MAX_FILE_MB (never above it: ingest refuses larger files).",
+    )
     ui_concurrency: int = Field(2, ge=1)
 
     # HTTP API (`aimf serve`)
@@ -95,6 +97,12 @@ class Settings(BaseSettings):
     api_admin_keys: str | None = Field(None, description="Bearer keys that may also add and remove documents.")
     api_max_body_kb: int = Field(
         256, ge=1, description="Largest JSON request body (question and conversation); uploads: ui_max_upload_mb.",
+    )
+
+    # Feedback (thumbs and comments left in the chat)
+    feedback_max_comment_chars: int = Field(2000, ge=1)
+    feedback_retention_days: int = Field(
+        180, ge=0, description="Feedback rows older than this are deleted (0: kept until deleted by hand).",
     )
 
     # Observability
@@ -117,6 +125,10 @@ class Settings(BaseSettings):
     @property
     def manifest_path(self) -> Path:
         return self.data_dir / "manifests" / f"{self.collection}.sqlite"
+
+    @property
+    def upload_limit_mb(self) -> float:
+        return min(self.ui_max_upload_mb or self.max_file_mb, self.max_file_mb)
 
     @property
     def feedback_path(self) -> Path:
