@@ -5,7 +5,7 @@ AIMF := $(VENV)/bin/aimf
 export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: setup run test test-fast gate clean
+.PHONY: setup run test test-fast gate corpus clean
 
 setup:
 	bash scripts/setup.sh
@@ -24,6 +24,10 @@ gate:
 	AIMF_DATA_DIR=.aimf-ci $(AIMF) ingest --quiet
 	AIMF_DATA_DIR=.aimf-ci $(AIMF) eval run --dataset evals/datasets/aimf-gold.jsonl --out eval-runs/ci --label ci
 	$(AIMF) eval gate --summary eval-runs/ci/summary.json
+
+# Rebuild the corpus's PDF and DOCX documents from corpus/_sources/*.md (same bytes on every run).
+corpus:
+	$(PY) scripts/build_corpus.py
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not real"
