@@ -12,6 +12,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("ingest.cli", "indexer des documents (dossier corpus/ par défaut)"),
     "ask": ("rag.cli", "poser une question aux documents"),
     "ui": ("ui.cli", "lancer l'interface de discussion dans le navigateur"),
+    "serve": ("ui.serve_cli", "lancer l'API HTTP (compatible OpenAI) pour d'autres outils"),
     "eval": ("evals.cli", "mesurer la qualité des réponses sur un jeu de questions"),
     "bench": ("evals.bench", "mesurer vitesse et mémoire (ingest, retrieval, ui, load)"),
     "feedback": ("ui.feedback_cli", "exporter les avis laissés dans l'interface"),
