@@ -48,6 +48,36 @@ class Citation(BaseModel):
     passage: str = ""  # the whole passage, so a UI can show the quote in context
     quote_start: int = 0  # offsets of the quote inside `passage`
     quote_end: int = 0
+    # For LLM answers: the exact spans (inside `passage`) that support the sentences citing it, one per passage
+    # sentence, in order; the quote above runs from the first to the last. Empty when nothing in the passage
+    # supports what cites it: the quote is then "" (never a sentence that shares no word with the claim).
+    quote_spans: list[tuple[int, int]] = Field(default_factory=list)
+
+
+class QuoteSpan(BaseModel):
+    """A span of a cited passage that supports one answer sentence."""
+
+    n: int  # the citation number
+    start: int  # offsets inside that citation's `passage`
+    end: int
+    text: str
+
+
+class SentenceCheck(BaseModel):
+    """One sentence of a generated answer, checked against the passages it cites (rag/grounding.py)."""
+
+    text: str  # as shown, markers included
+    start: int = -1  # offsets in Answer.text; -1 when the sentence was removed (AIMF_UNSUPPORTED=remove)
+    end: int = -1
+    markers: list[int] = Field(default_factory=list)  # citation numbers it carries (empty when removed)
+    supported: bool
+    # "" when supported, else why not: "no_citation", "words", "number", "name", "negation", "cross_lingual"
+    reason: str = ""
+    detail: str = ""  # the reason for users, in French (what was not found in the cited passages)
+    missing: list[str] = Field(default_factory=list)  # the words, numbers or names not found
+    quotes: list[QuoteSpan] = Field(default_factory=list)  # what supports it; empty when unsupported
+    score: float | None = None  # the trained reader's support score, where that reader exists
+    removed: bool = False
 
 
 class Timings(BaseModel):
@@ -70,3 +100,6 @@ class Answer(BaseModel):
     removed_markers: list[int] = Field(default_factory=list)  # markers the writer used that matched no passage
     notices: list[str] = Field(default_factory=list)
     prompt: str | None = None  # the exact prompt sent to an LLM (verbose mode)
+    # LLM answers: each sentence and whether the passages it cites support it (empty for extractive answers,
+    # which are the passages' own sentences). Unsupported ones are marked or removed (AIMF_UNSUPPORTED).
+    sentences: list[SentenceCheck] = Field(default_factory=list)

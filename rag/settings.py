@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(384, ge=16)
     llm_temperature: float = Field(0.1, ge=0, le=2)
     llm_n_ctx: int = Field(4096, ge=512)
+    unsupported: Literal["mark", "remove"] = Field(
+        "mark", description="A generated sentence its cited passages do not support: marked as such, or removed.",
+    )
 
     # LLM judge of `aimf eval run --judge openai`: its own server and model, so the model under test never grades itself.
     judge_base_url: str | None = None
