@@ -126,7 +126,7 @@ class BodyLimit:
     def __init__(self, app, settings: Settings):
         self.app = app
         self.json_limit = settings.api_max_body_kb * 1024
-        self.upload_limit = int(settings.ui_max_upload_mb * 1024 * 1024) + UPLOAD_OVERHEAD
+        self.upload_limit = int(settings.upload_limit_mb * 1024 * 1024) + UPLOAD_OVERHEAD
         self.settings = settings
 
     def limit(self, method: str, path: str) -> int:
@@ -166,7 +166,7 @@ class BodyLimit:
 
     async def too_large(self, scope, receive, send, limit: int) -> None:
         if limit == self.upload_limit:
-            message = (f"Fichier trop volumineux : {self.settings.ui_max_upload_mb:g} Mo au plus par document "
+            message = (f"Fichier trop volumineux : {self.settings.upload_limit_mb:g} Mo au plus par document "
                        "(AIMF_UI_MAX_UPLOAD_MB).")
         else:
             message = (f"Requête trop volumineuse : {self.settings.api_max_body_kb} Ko au plus (AIMF_API_MAX_BODY_KB). "
@@ -416,7 +416,7 @@ def create_app(assistant: Assistant, settings: Settings) -> FastAPI:
                     out.write(block)
 
             def index() -> tuple[bool, str, Path]:
-                dest = accept_upload(path, name, settings.corpus_dir, settings.ui_max_upload_mb, LANG)
+                dest = accept_upload(path, name, settings.corpus_dir, settings.upload_limit_mb, LANG)
                 with ingest_lock:  # indexed in a worker thread: other requests go on being answered meanwhile
                     ok, message = ingest_upload(dest, settings, assistant, LANG)
                 return ok, message, dest
@@ -424,7 +424,7 @@ def create_app(assistant: Assistant, settings: Settings) -> FastAPI:
             try:
                 ok, message, dest = await run_in_threadpool(index)
             except UploadError as exc:
-                too_big = path.stat().st_size > settings.ui_max_upload_mb * 1024 * 1024
+                too_big = path.stat().st_size > settings.upload_limit_mb * 1024 * 1024
                 raise ApiError(413 if too_big else 400, str(exc), code="upload_too_large" if too_big else "upload_refused")
         if not ok:
             raise ApiError(422, message, code="ingest_failed")
