@@ -1,107 +1,30 @@
-"""File -> normalised text with its structure (title, headings, page starts).
+"""File -> normalised text with its structure (title, headings, tables, page starts): one loader per format.
 
-Every loader returns blocks (headings and paragraphs, each with a page number where the format has pages);
-``assemble`` joins them into one text and records the character offset of every heading and page, so a chunk's
-``start``/``end`` point back into exactly the text that was indexed.
+Every loader returns blocks (see ``ingest.document``); ``assemble`` joins them into one text and records the
+character offset of every heading, table and page. PDF layout lives in ``ingest.pdf_layout``, DOCX in
+``ingest.docx_loader``, tables in ``ingest.tables``.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from ingest.document import (  # noqa: F401  (re-exported: the loaders' public names)
+    Block, LoadError, LoadedDocument, TableSpan, UnsupportedFormat, assemble, clean_inline, table_block,
+)
+from ingest.tables import best_match, html_tables, pipe_table_rows, row_sentences
 
 SUPPORTED = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx"}
 
-
-class LoadError(Exception):
-    """The file cannot be indexed; the message is for the user (in French)."""
-
-
-class UnsupportedFormat(LoadError):
-    pass
-
-
-@dataclass
-class Block:
-    text: str
-    heading: bool = False
-    page: int | None = None
-
-
-@dataclass
-class LoadedDocument:
-    text: str
-    title: str
-    kind: str
-    headings: list[tuple[int, str]] = field(default_factory=list)  # (offset, heading text)
-    page_starts: list[int] | None = None  # page n starts at page_starts[n - 1]
-    encoding: str | None = None
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def pages(self) -> int | None:
-        return len(self.page_starts) if self.page_starts is not None else None
-
-
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
-_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
-_EMPHASIS = re.compile(r"\*\*|__|(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
 _MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
+_CAPTION = re.compile(r"^(?:tableau|table|tab\.)\s*\S*\s*[:.–—-]", re.IGNORECASE)
 
 
-def clean_inline(text: str) -> str:
-    """NFC, Markdown emphasis/links/images reduced to their words, spaces collapsed; line breaks kept."""
-    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
-    text = _IMAGE.sub(lambda m: m.group(1), text)
-    text = _LINK.sub(lambda m: m.group(1), text)
-    text = _EMPHASIS.sub(lambda m: m.group(1) or "", text)
-    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
-    return "\n".join(line for line in lines if line)
-
-
-def assemble(blocks: list[Block], title: str, kind: str, paged: bool = False) -> LoadedDocument:
-    parts: list[str] = []
-    headings: list[tuple[int, str]] = []
-    page_starts: list[int] = []
-    offset = 0
-    blocks = _mend_broken_paragraphs(blocks)
-    for block in blocks:
-        text = clean_inline(block.text)
-        if not text:
-            continue
-        if parts:
-            offset += 2  # the "\n\n" joining blocks
-        if paged and block.page is not None:
-            while len(page_starts) < block.page:
-                page_starts.append(offset)
-        if block.heading:
-            headings.append((offset, text))
-        parts.append(text)
-        offset += len(text)
-    text = "\n\n".join(parts)
-    if not text.strip():
-        raise LoadError("aucun texte extractible (fichier vide ?)")
-    return LoadedDocument(
-        text=text, title=clean_inline(title).replace("\n", " ") or "", kind=kind,
-        headings=headings, page_starts=page_starts if paged else None,
-    )
-
-
-def _mend_broken_paragraphs(blocks: list[Block]) -> list[Block]:
-    """Join a paragraph cut mid-sentence (ends on a letter, next starts lower-case), as copy-paste and PDFs leave."""
-    out: list[Block] = []
-    for block in blocks:
-        prev = out[-1] if out else None
-        text = block.text.strip()
-        if (prev and not prev.heading and not block.heading and text and text[0].islower()
-                and prev.text.rstrip()[-1:].isalpha() and prev.page == block.page):
-            out[-1] = Block(prev.text.rstrip() + " " + text, page=prev.page)
-        else:
-            out.append(block)
-    return out
+def looks_like_caption(text: str) -> bool:
+    """A short line that names the table below it ("Tableau 2 : plantations par quartier")."""
+    text = text.strip()
+    return 0 < len(text) <= 200 and "\n" not in text and bool(_CAPTION.match(text))
 
 
 def load(path: Path) -> LoadedDocument:
@@ -172,15 +95,32 @@ def read_text(path: Path) -> tuple[str, str]:
 _ENCODING_NAMES = {"cp1252": "Windows-1252 (cp1252)", "latin-1": "Latin-1 (ISO-8859-1)"}
 
 
-def _markdown_blocks(text: str) -> tuple[list[Block], str]:
+def _markdown_blocks(text: str, html_grids: list | None = None) -> tuple[list[Block], str]:
+    """Blocks of a Markdown text: headings, paragraphs, pipe tables (written row by row with their column names;
+    ``html_grids``: the page's own tables, preferred to trafilatura's rendering of them, which loses spans and
+    captions)."""
     blocks: list[Block] = []
     title = ""
     paragraph: list[str] = []
 
     def flush() -> None:
-        if paragraph:
+        if not paragraph:
+            return
+        grid = pipe_table_rows([l for l in paragraph if l.strip()])
+        if grid is None:
             blocks.append(Block("\n".join(paragraph)))
-            paragraph.clear()
+        else:
+            caption = ""
+            match = best_match(grid, html_grids or [])
+            if match is not None:
+                caption, grid = match
+            if not caption and blocks and not blocks[-1].heading and blocks[-1].table is None \
+                    and looks_like_caption(clean_inline(blocks[-1].text)):
+                caption = clean_inline(blocks.pop().text)
+            block = table_block(caption, row_sentences(grid))
+            if block is not None:
+                blocks.append(block)
+        paragraph.clear()
 
     for line in text.replace("\r\n", "\n").split("\n"):
         m = _MD_HEADING.match(line)
@@ -196,10 +136,28 @@ def _markdown_blocks(text: str) -> tuple[list[Block], str]:
     return blocks, title
 
 
+# Raw HTML in Markdown is markup, not content: elements whose content is code go whole, other tags go and leave their
+# text; "\<script\>" (tags escaped so that a renderer shows them) likewise.
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_HTML_CODE = re.compile(
+    r"\\?<(script|style|iframe|object|embed|noscript|template|svg)\b[^>]*?\\?>.*?\\?<\\?/\1\s*\\?>",
+    re.DOTALL | re.IGNORECASE,
+)
+_HTML_TAG = re.compile(r"\\?</?[a-zA-Z][a-zA-Z0-9:-]*(?:\s[^<>\n]*?)?\s*/?\\?>")
+
+
+def strip_html(markdown: str) -> str:
+    markdown = _HTML_COMMENT.sub("", markdown)
+    markdown = _HTML_CODE.sub("", markdown)
+    return _HTML_TAG.sub("", markdown)
+
+
 def _load_text(path: Path, kind: str) -> LoadedDocument:
     text, encoding = read_text(path)
+    if kind == "md":
+        text = strip_html(text)
     blocks, title = _markdown_blocks(text)
-    if not title and blocks:
+    if not title and blocks and blocks[0].table is None:
         # A short first line without closing punctuation reads as the document's title.
         first = clean_inline(blocks[0].text)
         if first and "\n" not in first and len(first) <= 200 and not re.search(r"[.;:,!?]$", first):
@@ -235,7 +193,7 @@ def _load_html(path: Path) -> LoadedDocument:
         markdown = "\n\n".join(
             el.text_content() for el in tree.xpath("//h1|//h2|//h3|//h4|//p|//li|//td|//pre|//blockquote")
         ) or tree.text_content()
-    blocks, heading = _markdown_blocks(markdown or "")
+    blocks, heading = _markdown_blocks(markdown or "", html_tables(tree) if tree is not None else [])
     if tree is not None:
         # trafilatura often renders headings as plain paragraphs: the page's own <h1>..<h6> say which they are.
         heading_texts = {
@@ -248,80 +206,26 @@ def _load_html(path: Path) -> LoadedDocument:
     return assemble(blocks, page_title or heading, "html")
 
 
-# --- PDF ---------------------------------------------------------------------------------------------------------
+# --- PDF and DOCX ------------------------------------------------------------------------------------------------
 
 
 def _load_pdf(path: Path) -> LoadedDocument:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from ingest.pdf_layout import read_pdf
 
-    try:
-        reader = PdfReader(str(path))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise LoadError("PDF chiffré (protégé par un mot de passe) : fournissez une version non protégée")
-        pages = [page.extract_text() or "" for page in reader.pages]
-        title = (reader.metadata.title if reader.metadata else None) or ""
-    except LoadError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise LoadError(f"PDF illisible ou endommagé ({exc})") from exc
-    except Exception as exc:  # pypdf raises assorted errors on damaged files
-        if "encrypt" in str(exc).lower() or "crypt" in type(exc).__name__.lower():
-            raise LoadError("PDF chiffré : fournissez une version non protégée") from exc
-        raise LoadError(f"PDF illisible ou endommagé ({exc})") from exc
-    if not any(p.strip() for p in pages):
-        raise LoadError(
-            f"le PDF ({len(pages)} page(s)) ne contient aucune couche texte (document numérisé ?) : "
-            "passez-le d'abord dans un outil de reconnaissance de caractères (OCR)"
-        )
-    blocks = []
-    for number, page_text in enumerate(pages, start=1):
-        paragraphs = re.split(r"\n\s*\n", page_text)
-        for para in paragraphs:
-            # Lines of one paragraph are joined; words hyphenated at a line end are mended.
-            joined = re.sub(r"(\w)-\n(\w)", r"\1\2", para)
-            joined = re.sub(r"\s*\n\s*", " ", joined)
-            blocks.append(Block(joined, page=number))
-        if not page_text.strip():
-            blocks.append(Block("", page=number))
-    if not title:
-        first = next((clean_inline(b.text) for b in blocks if clean_inline(b.text)), "")
-        title = first if len(first) <= 120 else ""
-    doc = assemble(blocks, title, "pdf", paged=True)
-    while len(doc.page_starts) < len(pages):  # trailing empty pages
+    layout = read_pdf(path)
+    doc = assemble(layout.blocks, layout.title, "pdf", paged=True)
+    while len(doc.page_starts) < layout.pages:  # trailing pages without any block
         doc.page_starts.append(len(doc.text))
+    doc.dropped = layout.dropped
+    doc.pages_without_text = layout.pages_without_text
+    doc.warnings.extend(layout.warnings)
     return doc
 
 
-# --- DOCX --------------------------------------------------------------------------------------------------------
-
-
 def _load_docx(path: Path) -> LoadedDocument:
-    import docx
-    from docx.opc.exceptions import PackageNotFoundError
+    from ingest.docx_loader import load_docx
 
-    try:
-        document = docx.Document(str(path))
-    except (PackageNotFoundError, KeyError, ValueError, OSError) as exc:
-        raise LoadError(f"fichier Word illisible ou endommagé ({exc})") from exc
-    except Exception as exc:  # zipfile.BadZipFile and friends
-        raise LoadError(f"fichier Word illisible ou endommagé ({exc})") from exc
-    from docx.table import Table
-
-    blocks: list[Block] = []
-    title = (document.core_properties.title or "").strip()
-    # Paragraphs and tables in document order, so a table sits under the heading it follows.
-    for item in document.iter_inner_content():
-        if isinstance(item, Table):
-            for row in item.rows:
-                blocks.append(Block(" | ".join(cell.text.strip() for cell in row.cells)))
-            continue
-        style = (item.style.name if item.style is not None else "") or ""
-        is_heading = style.lower().startswith(("heading", "titre", "title"))
-        if is_heading and not title:
-            title = item.text.strip()
-        blocks.append(Block(item.text, heading=is_heading))
-    return assemble(blocks, title, "docx")
+    return load_docx(path)
 
 
 _LOADERS = {

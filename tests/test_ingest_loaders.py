@@ -281,7 +281,7 @@ def test_docx_table_stays_under_its_heading(tmp_path):
     doc = load(tmp_path / "budget.docx")
     chunks = chunk_document(doc, "budget.docx", "s", chunk_size=1000, chunk_overlap=0)
     assert_chunks_well_formed(doc, chunks, "budget.docx", "s")
-    table_chunk = next(c for c in chunks if "Voirie | 120 000 €" in c.page_content)
+    table_chunk = next(c for c in chunks if "Voirie ; 120 000 €." in c.page_content)
     assert table_chunk.metadata["section"] == "Budget 2024" and "printemps" not in table_chunk.page_content
 
 
