@@ -6,7 +6,6 @@ question -> standalone question -> hybrid retrieval -> relevance floor -> writer
 
 from __future__ import annotations
 
-import difflib
 import logging
 import re
 import threading
@@ -25,6 +24,7 @@ from rag.lang import detect_lang
 from rag.observability import log_answer
 from rag.retrieval import HybridRetriever
 from rag.relevance import coverage, support
+from rag.question import constraints, context_text, missing, normalize_typography
 from rag.rewrite import rewrite
 from rag.settings import Settings, get_settings
 from rag.store import IndexUnavailableError, Store, check_manifest
@@ -34,8 +34,6 @@ from rag.text import fold, split_sentences, stream_pieces, tokens
 log = logging.getLogger("aimf.ask")
 
 FURTHER_READING = 3
-# Capitalised words that are not names (sentence starts, titles of address).
-_NOT_NAMES = {"m", "mme", "mr", "mrs", "the", "le", "la", "les", "l", "what", "who", "which", "how", "quel", "quelle"}
 
 
 class QuestionError(ValueError):
@@ -114,7 +112,7 @@ class Assistant:
     def validate(self, question: str) -> str:
         if question is None or not str(question).strip():
             raise QuestionError("La question est vide : écrivez une question.")
-        question = str(question).strip()
+        question = normalize_typography(str(question)).strip()
         if len(question) > self.settings.max_question_chars:
             raise QuestionError(
                 f"La question est trop longue ({len(question)} caractères, maximum {self.settings.max_question_chars}) : "
@@ -241,6 +239,9 @@ class Assistant:
             answer.prompt = prompt
             return answer
         checked = check_citations(composed.text, passages, composed.quotes)
+        if composed.abstain:  # "given for Dakar, not for Abidjan": cited, but no answer
+            return Answer(text=checked.text, citations=checked.citations, abstained=True, notices=notices,
+                          further=_uncited(passages, checked.citations), prompt=prompt, **base)
         for piece in stream_pieces(checked.text):
             yield piece
         return Answer(text=checked.text, citations=checked.citations, removed_markers=checked.removed_markers,
@@ -343,48 +344,9 @@ def _uncited(passages: list[Passage], citations) -> list[Passage]:
 def missing_names(question: str, passages: list[Passage], names: bool = True) -> list[str]:
     """Proper names and years the question relies on that no retrieved passage mentions: a question about
     a city, person or year the documents never name is not answered by a passage about another one.
-    Across languages only years and acronyms count ("European Union" is "Union européenne" in the text)."""
-    # "Hong-Kong" and "Hong Kong" are one name
-    haystack = fold(" ".join(p.text + " " + p.title for p in passages)).replace("-", " ")
-    words = re.findall(r"[\w'’-]+", question)
-    missing = []
-    for i, w in enumerate(words):
-        bare = re.sub(r"['’]s$", "", re.sub(r"^(?:[ldjmnst]|qu)['’]", "", w, flags=re.I))
-        is_year = re.fullmatch(r"(1[89]|20)\d\d", bare) is not None
-        is_acronym = bare.isupper() and len(bare) > 1
-        # Across languages, a lone capitalised word is a place or a person ("Montreal"); runs of them are
-        # institutions whose names get translated ("European Union").
-        lone = not (_capitalised_neighbour(words, i, -1) or _capitalised_neighbour(words, i, 1))
-        is_name = (names or is_acronym or lone) and i > 0 and bare[:1].isupper() and fold(bare) not in _NOT_NAMES \
-            and len(bare) > 2 and not _ROMAN_ORDINAL.fullmatch(bare)
-        if (is_year or is_name) and not re.search(rf"\b{re.escape(fold(bare).replace('-', ' '))}", haystack):
-            if is_year or not _misspelt_in(fold(bare), haystack):
-                missing.append(bare)
-    return missing
-
-
-# "Napoléon Ier", "le XVIIIe siècle": an ordinal, not a name
-_ROMAN_ORDINAL = re.compile(r"[IVXLC]+(?:er|re|e|ème|ieme|ième)", re.I)
-
-
-def _misspelt_in(name: str, haystack: str) -> bool:
-    """A long name written slightly differently in the passages ("Guesaldo" for "Gesualdo", "Shangai"): people
-    misspell the names they ask about. One or two letters in a name of 6 or more (difflib's ratio >= 0.8)."""
-    if len(name) < 6:
-        return False
-    words = set(re.findall(rf"\b[\w'-]{{{len(name) - 2},{len(name) + 2}}}\b", haystack))
-    return bool(difflib.get_close_matches(name, words, n=1, cutoff=0.8))
-
-
-_CONNECTORS = {"of", "the", "and", "for", "de", "du", "des", "la", "le", "les", "et", "d", "l"}
-
-
-def _capitalised_neighbour(words: list[str], i: int, step: int) -> bool:
-    """Whether the word next to words[i] (over connectors like "of the") is capitalised: part of a name."""
-    j = i + step
-    while 0 <= j < len(words) and words[j].lower() in _CONNECTORS:
-        j += step
-    return 0 < j < len(words) and words[j][:1].isupper() and abs(j - i) <= 3
+    Across languages only years, acronyms and lone names count ("European Union" is "Union européenne" in the text)."""
+    haystack = context_text(*(f"{p.text} {p.title}" for p in passages))
+    return [c.text for c in missing(constraints(question, names), haystack)]
 
 
 def _says_not_found(raw: str) -> bool:

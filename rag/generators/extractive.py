@@ -17,12 +17,16 @@ from typing import Callable, Iterator
 import numpy as np
 
 from rag.answer import Passage
+from rag.lang import detect_lang
+from rag.question import Constraint, constraints, context_text, frame, missing
 from rag.relevance import coverage
 from rag.sentences import LIST_ITEM as _LIST_ITEM
 from rag.sentences import sentence_key
 from rag.text import fold, split_sentences, stream_pieces, tokens
 
 MAX_SENTENCES = 3
+NEAR_COVERAGE = 0.5  # "most of the question": a sentence about its subject, not a passing mention
+MAX_PARTS = 2  # "qui … et quand", "à Dakar et à Abidjan": one cited sentence for each, two at most
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 # A sentence is read in its passage: the passage's coverage of the question (is it about the question's subject?)
 # and the best neighbouring sentence's score (is the answer's surrounding text on topic?) add to its own score.
@@ -137,6 +141,14 @@ ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
         _PERSON_NAME,
     ),
     (
+        # "Quelle est la fonction de X ?": a post or title is asked for; a sentence that only names X does not answer.
+        "role",
+        re.compile(r"\b(?:quelle\s+(?:est\s+(?:la\s+)?)?fonction|quel\s+(?:est\s+(?:le\s+)?)?(?:poste|titre)|"
+                   r"what\s+(?:is|was)\s+(?:the\s+)?(?:position|title|post|job)|what\s+(?:position|post|title)|"
+                   r"which\s+(?:position|post))\b", re.I),
+        re.compile(rf"\b(?:{_OFFICES})", re.I),
+    ),
+    (
         # "Qui perd la bataille… ?": the doer may be a person, a people, a team or a firm ("les Anglais",
         # "OpinionWay"): a person's name, or a role, or a name the question does not already hold (see _holds).
         "agent",
@@ -150,6 +162,9 @@ ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
 class Composed:
     text: str
     quotes: dict[int, tuple[int, int]]  # passage index -> quote span inside the passage
+    # The passages hold what was asked, but for another city, year or person than the question names: the text says
+    # so and cites it; it is no answer.
+    abstain: bool = False
 
 
 @dataclass
@@ -223,26 +238,73 @@ class ExtractiveGenerator:
 
     def compose(self, question: str, passages: list[Passage], lang: str, query_vector=None) -> Composed | None:
         sentences = self._score(question, passages, query_vector)
-        expected = [(name, pattern) for name, cue, pattern in ANSWER_TYPES if cue.search(question)]
-        key_terms = self._key_terms(question) if expected else set()
+        asks = _asks(question)
+        # Across languages only years, acronyms and lone names are checked: runs of capitalised words are institutions
+        # whose names get translated.
+        cross_lingual = bool(passages) and all(p.lang and p.lang != detect_lang(question) for p in passages)
+        qframe = frame(question, names=not cross_lingual)
+        contexts = [_Context(s, passages[s.passage]) for s in sentences]
+        by_sentence = {id(c.sentence): c for c in contexts}
         q_terms = set(tokens(question))
-        candidates = [
+        parts: list[tuple[list[tuple[str, re.Pattern]], list[Constraint]]] = []
+        for wanted in (asks if len(asks) > 1 else [asks[0] if asks else []]):
+            for alternative in (qframe.alternatives or [None]):
+                parts.append((wanted, qframe.constraints + ([alternative] if alternative else [])))
+        answers: list[_Part] = []
+        for wanted, needed in parts[:MAX_PARTS]:
+            answers.append(self._answer_part(question, sentences, by_sentence, wanted, needed, q_terms))
+        found = [a for a in answers if a.best is not None]
+        if not found:
+            near = next((a for a in answers if a.near is not None), None)
+            return _mismatch(near, passages, lang) if near else None
+        chosen: list[_Sentence] = []
+        for a in found:
+            best = a.best
+            if _LIST_Q.search(question) or best.text.rstrip().endswith(":"):
+                more = self._list_around(best, sentences)
+            elif len(found) > 1:
+                more = [best]  # one cited sentence per part
+            else:
+                more = self._support(best, a.candidates, q_terms)
+            more.sort(key=lambda s: (s.passage if s.passage != best.passage else -1, s.start))
+            chosen += [s for s in more if s not in chosen]
+        spans = [a.span for a in found if a.span]
+        composed = self._render(chosen, passages)
+        lead = " ; ".join(f"**{s}**" for s in dict.fromkeys(spans))
+        notes = [_not_given(a.needed[-1], lang) for a in answers if a.best is None and qframe.alternatives]
+        composed.text = "\n\n".join(x for x in (lead, composed.text, " ".join(notes)) if x)
+        return composed
+
+    def _answer_part(self, question: str, sentences: list[_Sentence], contexts: dict[int, "_Context"],
+                     wanted: list[tuple[str, re.Pattern]], needed: list[Constraint], q_terms: set[str]) -> "_Part":
+        """The best sentence that holds the kind of answer asked for and names every constraint (in itself, its
+        passage's title or heading, or the sentence before it); else the best one that misses only constraints."""
+        key_terms = self._key_terms(question) if wanted else set()
+        typed = [
             s for s in sentences
-            if all(_holds(name, p, s.unit, q_terms) for name, p in expected) and not _is_stub(s.text)
+            if all(_holds(name, p, s.unit, q_terms) for name, p in wanted) and not _is_stub(s.text)
             and (not key_terms or s.lex >= 0.5 or (key_terms & set(tokens(s.unit)) and s.lex >= 0.3)
                  or key_terms <= set(tokens(s.unit)) | _previous_terms(s) | s.subject
                  or s.sem >= _CROSS_LINGUAL_SURE)
             and _counts_what_was_asked(question, s.unit, self.idf) and _names_the_role(question, s.unit, self.idf)
+            and s.score > 0.0
         ]
-        if not candidates or candidates[0].score <= 0.0:
-            return None
-        best = candidates[0]
-        if _LIST_Q.search(question) or best.text.rstrip().endswith(":"):
-            chosen = self._list_around(best, sentences)
-        else:
-            chosen = self._support(best, candidates, q_terms)
-        chosen.sort(key=lambda s: (s.passage if s.passage != best.passage else -1, s.start))
-        return self._render(chosen, passages)
+        ok = [s for s in typed if not missing(needed, contexts[id(s)].folded)]
+        part = _Part(needed=needed, candidates=ok)
+        if ok:
+            part.best = ok[0]
+            part.span = _short_answer(wanted, part.best.unit, question)
+        elif typed:
+            s = typed[0]
+            absent = missing(needed, contexts[id(s)].folded)
+            # Only a sentence about the question's subject is worth pointing to: it holds most of the question's
+            # (IDF-weighted) words other than the constraints it misses, itself or through its title or previous
+            # sentence.
+            absent_terms = set(tokens(" ".join(c.text for c in absent)))
+            rest = q_terms - absent_terms
+            if rest and coverage(rest, s.words | s.subject | _previous_terms(s), self.idf) >= NEAR_COVERAGE:
+                part.near = (s, absent)
+        return part
 
     def _key_terms(self, question: str) -> set[str]:
         """The question's two most specific words that the corpus knows: what a typed answer must be about."""
@@ -469,6 +531,120 @@ def _intro_of(same: list[_Sentence], items: list[_Sentence]) -> list[_Sentence]:
     if len(before[-1].text) < 40 and len(before) > 1:
         intro.insert(0, before[-2])
     return intro
+
+
+@dataclass
+class _Part:
+    """One part of the answer: what it needs, and the sentence that answers it (or only nearly does)."""
+
+    needed: list[Constraint]
+    candidates: list[_Sentence] = field(default_factory=list)
+    best: _Sentence | None = None
+    span: str | None = None
+    near: tuple[_Sentence, list[Constraint]] | None = None
+
+
+class _Context:
+    """What a sentence is read with when checking constraints: itself (with its list items), its passage's title
+    and heading, and the sentence before it."""
+
+    def __init__(self, s: _Sentence, passage: Passage):
+        self.sentence = s
+        self.folded = context_text(s.unit, passage.title, passage.section, s.prev.text if s.prev else "")
+
+
+# A clause starting with its own question word: "Qui a signé l'accord et en quelle année ?" asks two things.
+_SECOND_ASK = re.compile(r"\s(?:et|and|,)\s+(?=(?:qui|quand|où|combien|quel|quelle|quels|quelles|à quelle|en quelle|"
+                         r"depuis quand|who|when|where|how many|how much|what year|which year|in which|in what)\b)",
+                         re.I)
+
+
+def _asks(question: str) -> list[list[tuple[str, re.Pattern]]]:
+    """The kinds of answer the question asks for, one list per ask (``[[]]`` when it asks for no typed answer)."""
+    def kinds(text: str) -> list[tuple[str, re.Pattern]]:
+        return [(name, pattern) for name, cue, pattern in ANSWER_TYPES if cue.search(text)]
+
+    clauses = _SECOND_ASK.split(question)
+    per_clause = [kinds(c) for c in clauses]
+    if len(clauses) > 1 and all(per_clause) and len({tuple(n for n, _ in k) for k in per_clause}) > 1:
+        return per_clause[:MAX_PARTS]
+    return [kinds(question)]
+
+
+# Spans that answer a typed question, by kind of answer: the amount with its unit, the number with what it counts,
+# the date as written, a person's name with its title, a place's name, a post.
+_NAME_RUN = r"[A-ZÀ-Ý][\wÀ-ÿ'’-]+(?:\s+(?:de\s+|du\s+|d['’]|van\s+|von\s+|el\s+|al-|ben\s+|la\s+|le\s+)?[A-ZÀ-Ý][\wÀ-ÿ'’-]+)*"
+_SPANS: dict[str, re.Pattern] = {
+    "money": re.compile(r"(?:(?:€|\$|USD|EUR)\s*)?\d[\d\s.,]*\d?\s*(?:millions?|milliards?|billion|million|M|k)?\s*"
+                        r"(?:(?:de\s+|d['’]\s*)?(?:€|\$|euros?|dollars?|francs?(?:\s+CFA)?|FCFA|CFA|EUR|USD))", re.I),
+    "quantity": re.compile(rf"\b(?:\d[\d\s.,]*\d|\d|(?:{_NUMBER_WORDS}))(?:\s+(?:{_NUMBER_WORDS}))*\b", re.I),
+    "year": re.compile(rf"\b(?:\d{{1,2}}(?:er)?\s+)?(?:(?:{_MONTHS})\s+)?{_YEAR}|\b\d{{1,2}}(?:er)?\s+(?:{_MONTHS})\b", re.I),
+    "person": re.compile(rf"(?:\b(?:M\.|MM\.|Mme|Mlle|Dr|Pr|Monsieur|Madame|Mr|Mrs|Ms)\s+)?{_NAME_RUN}"),
+    "place": re.compile(_NAME_RUN),
+    "role": re.compile(rf"\b(?:{_OFFICES})\b(?:\s+(?:général|générale|généraux|adjoint|adjointe|permanent|permanente|"
+                       r"exécutif|exécutive|délégué|déléguée|general|deputy|executive)\b)*"
+                       r"(?:\s+(?:de la|de l['’]|du|des|de|d['’]|of the|of)\s*[\wÀ-ÿ'’-]+)?", re.I),
+}
+_SPANS["date"] = _SPANS["year"]
+# "Où … ?" and "Qui … ?" are answered by places and doers that are often no name ("à bord", "les enfants de
+# Longeverne et ceux de Velrans"): no short answer is cut out for them.
+
+
+def _short_answer(wanted: list[tuple[str, re.Pattern]], unit: str, question: str) -> str | None:
+    """The words of the sentence that answer a typed question: the match of its kind's span pattern that the
+    question does not hold already, nearest to the words the sentence shares with the question."""
+    pattern = next((_SPANS[name] for name, _ in wanted if name in _SPANS), None)
+    if pattern is None:
+        return None
+    q_folded = fold(question)
+    q_terms = set(tokens(question))
+    # The names and years the question is about anchor the answer ("… accueille Dakar en 1982"); without them in
+    # the sentence, the words it shares with the question do, on average.
+    named = {c.folded for c in constraints(question)}
+    words = list(re.finditer(r"[\wÀ-ÿ'’-]+", unit))
+    anchors = [m.start() for m in words if fold(m.group(0)).replace("-", " ") in named] or \
+        [m.start() for m in words if set(tokens(m.group(0))) & q_terms]
+    counted = _HOW_MANY.search(question)
+    counted_terms = set(tokens(counted.group(1))) if counted and counted.group(1) else set()
+    best: tuple[float, str] | None = None
+    for m in pattern.finditer(unit):
+        span = m.group(0).strip(" ,.;:'’")
+        if len(span) < 2 or fold(span) in q_folded or not set(tokens(span, keep_stop_words=True)) - q_terms:
+            continue
+        if wanted[0][0] in ("person", "place") and m.start() == 0 and " " not in span:
+            continue  # a capitalised word opening the sentence is no name on that ground alone
+        if wanted[0][0] == "quantity" and counted_terms:
+            # "Combien d'euros … ?": "500 000 euros", the number with what it counts
+            after = re.match(r"\s+(?:d['’]|de\s+)?([\wÀ-ÿ'’-]+)", unit[m.end():])
+            if after and set(tokens(after.group(1))) & counted_terms:
+                span = unit[m.start(): m.end() + after.end()].strip()
+        distance = sum(abs(m.start() - a) for a in anchors) / len(anchors) if anchors else 0.0
+        if best is None or distance < best[0]:
+            best = (distance, span)
+    return best[1] if best else None
+
+
+def _mismatch(part: _Part, passages: list[Passage], lang: str) -> Composed:
+    """"Les documents donnent cette information pour Dakar, pas pour Abidjan.", with the sentence cited."""
+    s, absent = part.near
+    asked = {c.folded for c in constraints(" ".join(c.text for c in absent))}
+    kinds = {c.kind for c in absent}
+    instead = [c.text for c in constraints(s.unit, skip_first=False) if c.kind in kinds and c.folded not in asked]
+    wanted = ", ".join(c.text for c in absent)
+    given = ", ".join(dict.fromkeys(instead[:2]))
+    if lang == "en":
+        text = (f"The documents give this for {given}, not for {wanted}." if given
+                else f"The documents do not give this for {wanted}.")
+    else:
+        text = (f"Les documents donnent cette information pour {given}, pas pour {wanted}." if given
+                else f"Les documents ne donnent pas cette information pour {wanted}.")
+    quoted = ExtractiveGenerator._render([s], passages)
+    return Composed(f"{text}\n\n{quoted.text}", quoted.quotes, abstain=True)
+
+
+def _not_given(c: Constraint, lang: str) -> str:
+    return (f"The documents do not give this for {c.text}." if lang == "en"
+            else f"Les documents ne donnent pas cette information pour {c.text}.")
 
 
 def _is_stub(text: str) -> bool:

@@ -1,0 +1,124 @@
+"""What a question asks about: the names, years and amounts it is constrained by, and its parts.
+
+One mechanism for every question, no list of cases: a sentence answers only when its own words, its passage's title
+and heading, or the sentence before it hold every constraint the question names. "Quel montant a été mobilisé pour
+les villes du Cameroun ?" is not answered by the parallel sentence about Senegal, whatever its score.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from rag.text import fold
+
+# Capitalised words that are not names (sentence starts, titles of address, question words).
+NOT_NAMES = {"m", "mme", "mr", "mrs", "the", "le", "la", "les", "l", "what", "who", "which", "how", "quel", "quelle",
+             "quels", "quelles", "qui", "que", "quoi", "quand", "comment", "combien", "pourquoi", "where", "when",
+             "why", "whose", "whom", "est", "is", "are", "was", "were", "did", "does", "do", "en", "dans", "in", "a",
+             "au", "aux", "de", "des", "du", "et", "and", "or", "ou", "pour", "for", "selon", "according"}
+# "Napoléon Ier", "le XVIIIe siècle": an ordinal, not a name. Upper-case numerals only: "Lille" and "Ville" are names.
+ROMAN_ORDINAL = re.compile(r"[IVXLC]+(?:er|re|e|ème|ieme|ième)")
+_CONNECTORS = {"of", "the", "and", "for", "de", "du", "des", "la", "le", "les", "et", "d", "l"}
+_WORD = re.compile(r"[\w'’-]+")
+_YEAR = re.compile(r"(1[89]|20)\d\d")
+
+
+def normalize_typography(text: str) -> str:
+    """Typography folded once, where text enters: curly apostrophes and quotes, non-breaking and thin spaces,
+    ligatures (NFKC), so that "l’AIMF" and "l'AIMF" are one word for every later step."""
+    text = unicodedata.normalize("NFKC", text)
+    text = text.replace("’", "'").replace("‘", "'").replace("ʼ", "'")
+    return re.sub(r"[ \t\u00a0\u202f\u2009]+", " ", text)
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A name or a year the question relies on, as written in it."""
+
+    text: str
+    kind: str  # "name" | "year"
+
+    @property
+    def folded(self) -> str:
+        return fold(self.text).replace("-", " ")
+
+
+@dataclass
+class Frame:
+    constraints: list[Constraint] = field(default_factory=list)
+    # Constraints given as alternatives ("à Dakar et à Abidjan"): each is asked about in turn, one part each.
+    alternatives: list[Constraint] = field(default_factory=list)
+
+
+def _bare(word: str) -> str:
+    return re.sub(r"['’]s$", "", re.sub(r"^(?:[ldjmnst]|qu)['’]", "", word, flags=re.I))
+
+
+def _capitalised_neighbour(words: list[str], i: int, step: int) -> bool:
+    """Whether the word next to words[i] (over connectors like "of the") is capitalised: part of a name."""
+    j = i + step
+    while 0 <= j < len(words) and words[j].lower() in _CONNECTORS:
+        j += step
+    return 0 < j < len(words) and _bare(words[j])[:1].isupper() and abs(j - i) <= 3
+
+
+def constraints(question: str, names: bool = True, skip_first: bool = True) -> list[Constraint]:
+    """Proper names and years the question relies on. ``names=False`` (a question in another language than the
+    documents) keeps only years, acronyms and lone capitalised words: runs of them are institutions whose names get
+    translated ("European Union" is "Union européenne" in the text), a lone one is a place or a person. A question's
+    first word is capitalised as any sentence start is: ``skip_first`` leaves it out."""
+    words = _WORD.findall(question)
+    out: list[Constraint] = []
+    for i, w in enumerate(words):
+        bare = _bare(w).strip("-")
+        if _YEAR.fullmatch(bare):
+            out.append(Constraint(bare, "year"))
+            continue
+        is_acronym = bare.isupper() and len(bare) > 1
+        lone = not (_capitalised_neighbour(words, i, -1) or _capitalised_neighbour(words, i, 1))
+        if (names or is_acronym or lone) and (i > 0 or not skip_first) and bare[:1].isupper() and fold(bare) not in NOT_NAMES \
+                and len(bare) > 2 and not ROMAN_ORDINAL.fullmatch(bare):
+            out.append(Constraint(bare, "name"))
+    return list(dict.fromkeys(out))
+
+
+# "à Dakar et à Abidjan", "Dakar and Abidjan", "en 2022 et en 2023": one ask about two subjects.
+_JOINED = re.compile(r"([\w'’-]+)\s*,?\s+(?:et|and|ou|or)\s+(?:(?:à|a|en|au|aux|de|du|des|in|at|for|pour|the|la|le|les|l')\s+)*"
+                     r"([\w'’-]+)")
+
+
+def frame(question: str, names: bool = True) -> Frame:
+    """The question's constraints, with those it joins by "et"/"and" set apart as alternatives."""
+    found = constraints(question, names)
+    by_text = {c.text: c for c in found}
+    alternatives: list[Constraint] = []
+    for m in _JOINED.finditer(question):
+        a, b = by_text.get(_bare(m.group(1))), by_text.get(_bare(m.group(2)))
+        if a and b and a.kind == b.kind and a != b:
+            alternatives += [c for c in (a, b) if c not in alternatives]
+    return Frame([c for c in found if c not in alternatives], alternatives)
+
+
+def holds(constraint: Constraint, folded_context: str) -> bool:
+    """Whether the (folded, hyphens as spaces) context names the constraint: the word itself at a word start, or,
+    for a name of six letters or more, a spelling one or two letters away: people misspell the names they ask
+    about ("Guesaldo" for "Gesualdo"), and English spells some places differently ("Cameroon", "Cameroun")."""
+    name = constraint.folded
+    if re.search(rf"(?<!\w){re.escape(name)}", folded_context):
+        return True
+    if constraint.kind != "name" or len(name) < 6 or " " in name:
+        return False
+    words = set(re.findall(rf"\b\w{{{len(name) - 2},{len(name) + 2}}}\b", folded_context))
+    return bool(difflib.get_close_matches(name, words, n=1, cutoff=0.8))
+
+
+def context_text(*parts: str) -> str:
+    """The folded form ``holds`` reads."""
+    return fold(" ".join(p for p in parts if p)).replace("-", " ")
+
+
+def missing(found: list[Constraint], folded_context: str) -> list[Constraint]:
+    return [c for c in found if not holds(c, folded_context)]

@@ -1,0 +1,123 @@
+"""Reading what was asked: constraints a sentence must meet, "not for this one but for that one", one sentence per
+part, and the short answer first. Made-up sentences only, no model (pure functions)."""
+
+from __future__ import annotations
+
+from rag.answer import Passage
+from rag.generators.extractive import ExtractiveGenerator, _asks, _short_answer
+from rag.question import constraints, frame, holds, normalize_typography, context_text
+
+
+def passage(text: str, title: str = "", n: int = 1, source: str = "") -> Passage:
+    return Passage(chunk_id=f"c{n}", source=source or f"doc{n}.md", title=title, text=text, lang="fr")
+
+
+def compose(question: str, *passages: Passage):
+    return ExtractiveGenerator().compose(question, list(passages), "en" if question.startswith(("What", "How", "Who", "When", "In")) else "fr")
+
+
+# --- the question's constraints ---------------------------------------------------------------------------------
+def test_names_and_years_are_constraints_question_words_and_ordinals_are_not() -> None:
+    found = {(c.text, c.kind) for c in constraints("Quel montant la Ville de Lille a-t-elle reçu en 2021 sous Louis XIVe ?")}
+    assert ("Lille", "name") in found and ("2021", "year") in found and ("Ville", "name") in found
+    assert not any(t in {"Quel", "XIVe"} for t, _ in found)
+    # a Roman-numeral test must not take ordinary capitalised words for ordinals
+    assert {"Lille", "Ville"} <= {c.text for c in constraints("Et Lille, Ville d'art ?")}
+
+
+def test_across_languages_only_lone_names_years_and_acronyms_count() -> None:
+    found = {c.text for c in constraints("How much did the European Union give AIMF in 2019 for projects in Dakar?", names=False)}
+    assert found == {"AIMF", "Dakar", "2019"}
+
+
+def test_two_subjects_joined_by_and_are_alternatives() -> None:
+    f = frame("Quel budget pour Dakar et pour Abidjan ?")
+    assert {c.text for c in f.alternatives} == {"Dakar", "Abidjan"} and not f.constraints
+
+
+def test_a_constraint_holds_in_another_spelling_but_not_in_another_name() -> None:
+    ctx = context_text("Les villes du Cameroun ont reçu 2 millions d'euros.")
+    assert holds(constraints("What did the cities of Cameroon receive?")[0], ctx)
+    assert not holds(constraints("Qu'ont reçu les villes du Sénégal ?")[0], ctx)
+
+
+def test_typography_is_normalised_once() -> None:
+    assert normalize_typography("l’AIMF\u00a0: ﬁnancement") == "l'AIMF : financement"
+
+
+# --- answering only what was asked about ------------------------------------------------------------------------
+PARALLEL = passage(
+    "Le programme a mobilisé 1,2 million d'euros pour les villes du Sénégal. "
+    "Au Mali, il a financé la réhabilitation de trois marchés.", title="Programme d'appui aux marchés")
+
+
+def test_the_parallel_sentence_about_another_country_is_not_the_answer() -> None:
+    composed = compose("Quel montant a été mobilisé pour les villes de Côte d'Ivoire ?", PARALLEL)
+    assert composed is not None and composed.abstain
+    assert "pas pour Côte" in composed.text and "Sénégal" in composed.text and "[1]" in composed.text
+
+
+def test_the_right_country_is_answered_with_its_amount_first() -> None:
+    composed = compose("Quel montant a été mobilisé pour les villes du Sénégal ?", PARALLEL)
+    assert composed is not None and not composed.abstain
+    assert composed.text.startswith("**1,2 million d'euros**") and "Sénégal. [1]" in composed.text
+
+
+def test_a_constraint_may_be_met_by_the_title_or_the_previous_sentence() -> None:
+    p = passage("La Ville de Kigali a signé l'accord en 2019. Elle y consacre 500 000 euros par an.", title="Kigali")
+    composed = compose("Combien d'euros Kigali consacre-t-elle à l'accord chaque année ?", p)
+    assert composed is not None and not composed.abstain and "**500 000 euros**" in composed.text
+
+
+def test_a_sentence_that_only_names_the_person_does_not_give_the_post() -> None:
+    p = passage("Marie Ndiaye a ouvert la séance. La séance a duré deux heures.", title="Compte rendu")
+    assert compose("Quelle est la fonction de Marie Ndiaye ?", p) is None
+    q = passage("Marie Ndiaye, secrétaire permanente de l'association, a ouvert la séance.", title="Compte rendu")
+    composed = compose("Quelle est la fonction de Marie Ndiaye ?", q)
+    assert composed is not None and composed.text.startswith("**secrétaire permanente de l'association**")
+
+
+def test_a_year_the_documents_do_not_cover_is_said_so() -> None:
+    p = passage("L'assemblée générale de 2022 s'est tenue à Kigali.", title="Assemblées générales")
+    composed = compose("Où s'est tenue l'assemblée générale de 2024 ?", p)
+    assert composed is not None and composed.abstain and "2022" in composed.text and "2024" in composed.text
+
+
+# --- one cited sentence per part --------------------------------------------------------------------------------
+def test_two_subjects_each_get_their_sentence_from_their_own_passage() -> None:
+    dakar = passage("À Dakar, le projet de marché couvert a coûté 800 000 euros.", title="Dakar", n=1)
+    abidjan = passage("À Abidjan, la rénovation de la gare routière a coûté 2 millions d'euros.", title="Abidjan", n=2)
+    composed = compose("Combien ont coûté les projets à Dakar et à Abidjan ?", dakar, abidjan)
+    assert composed is not None and not composed.abstain
+    assert "800 000 euros" in composed.text and "2 millions d'euros" in composed.text
+    assert "[1]" in composed.text and "[2]" in composed.text
+
+
+def test_one_subject_missing_is_said_the_other_answered() -> None:
+    dakar = passage("À Dakar, le projet de marché couvert a coûté 800 000 euros.", title="Dakar")
+    composed = compose("Combien ont coûté les projets à Dakar et à Tunis ?", dakar)
+    assert composed is not None and "800 000 euros" in composed.text and "pour Tunis" in composed.text
+
+
+def test_two_asks_are_two_parts() -> None:
+    assert len(_asks("Qui a signé l'accord et en quelle année ?")) == 2
+    assert len(_asks("Qui est le maire de Dakar ?")) == 1  # a person and a doer: one ask
+    p = passage("L'accord a été signé par Anne Martin, présidente du réseau. La cérémonie a eu lieu en 2018 à Paris.",
+                title="Accord de coopération")
+    composed = compose("Qui a signé l'accord et en quelle année ?", p)
+    assert composed is not None and "Anne Martin" in composed.text and "2018" in composed.text
+
+
+# --- the short answer -----------------------------------------------------------------------------------------
+def test_short_answer_takes_the_span_the_question_does_not_hold() -> None:
+    from rag.generators.extractive import ANSWER_TYPES
+
+    def wanted(q):
+        return [(n, p) for n, cue, p in ANSWER_TYPES if cue.search(q)]
+
+    q = "En quelle année Dakar a-t-elle rejoint le réseau ?"
+    assert _short_answer(wanted(q), "Fondé en 1979, le réseau accueille Dakar en 1982.", q) == "1982"
+    q = "Qui est le maire de Dakar ?"
+    assert _short_answer(wanted(q), "Le maire de Dakar, Barthélémy Dias, a reçu la délégation.", q) == "Barthélémy Dias"
+    q = "Combien de villes participent au programme ?"
+    assert _short_answer(wanted(q), "Au total, 12 villes participent au programme depuis 2020.", q).startswith("12")
