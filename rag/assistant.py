@@ -17,8 +17,8 @@ from langchain_core.documents import Document
 from langchain_core.runnables import RunnableLambda
 
 from rag.answer import ABSTAIN_MESSAGES, LLM_UNAVAILABLE_NOTICE, Answer, Passage, Timings
-from rag.citations import PENDING, MarkerNumbering, check_citations
-from rag.generators.base import NOT_FOUND_TOKEN, GeneratorUnavailable
+from rag.citations import PENDING, MarkerNumbering, check_citations, neutralise_markers
+from rag.generators.base import GeneratorUnavailable, NotFoundFilter, says_not_found, strip_not_found
 from rag.generators.extractive import ExtractiveGenerator, SentenceVectors
 from rag.lang import detect_lang
 from rag.observability import log_answer
@@ -192,40 +192,49 @@ class Assistant:
                     # The writer's own settings decide how passages are trimmed: show exactly what it is sent.
                     prompt = render_prompt(question, passages, lang, settings=self.settings)
                 raw = ""
+                # AIMF_UNSUPPORTED=remove: nothing is shown before every sentence is checked (one may be dropped).
+                remove = self.settings.unsupported == "remove"
+                token_filter = NotFoundFilter()  # the not-found token inside a cited answer is noise: never shown
                 streamer = _MarkerStream(len(passages))
                 pending = ""  # renumbered text not shown yet
                 pieces = writer.stream(question, passages, lang)
                 try:
                     for piece in pieces:
                         raw += piece
-                        if _says_not_found(raw):
+                        if says_not_found(raw):
                             break  # the answer will be an abstention: stop the model now
-                        pending += streamer.feed(piece)
+                        pending += streamer.feed(token_filter.feed(piece))
                         # Nothing is shown before the text cites a passage: a model that cites nothing is replaced
                         # by the extractive answer, and the caller must not have seen its text.
-                        if pending and streamer.cited:
+                        if pending and streamer.cited and not remove:
                             yield pending
                             shown, pending = True, ""
                 finally:
                     close = getattr(pieces, "close", None)
                     if close:
                         close()
-                if _says_not_found(raw):
+                if says_not_found(raw):
                     if shown:
                         yield StreamReset()
                     answer = self._abstention(base, passages, "llm")
                     answer.prompt = prompt
                     return answer
-                pending += streamer.flush()
-                checked = check_citations(raw, passages)
-                if checked.citations:
-                    if pending:
-                        yield pending
-                    return Answer(text=checked.text, citations=checked.citations, removed_markers=checked.removed_markers,
-                                  further=_uncited(passages, checked.citations), prompt=prompt, **base)
+                pending += streamer.feed(token_filter.flush()) + streamer.flush()
+                checked = check_citations(strip_not_found(raw), passages)
+                grounded = self._ground(checked, passages, lang) if checked.citations else None
+                if grounded is not None and any(s.supported and s.markers for s in grounded.sentences):
+                    for text in stream_pieces(grounded.text) if remove else [pending] if pending else []:
+                        yield text
+                    return Answer(text=grounded.text, citations=grounded.citations, sentences=grounded.sentences,
+                                  removed_markers=checked.removed_markers, prompt=prompt,
+                                  further=_uncited(passages, grounded.citations), **base)
+                if shown:  # every sentence unsupported: withdrawn, the extractive answer replaces it
+                    yield StreamReset()
                 notices.append(
-                    "La réponse du modèle ne citait aucun passage : réponse extractive à la place."
-                    if lang == "fr" else "The model's answer cited no passage: extractive answer instead."
+                    ("La réponse du modèle ne citait aucun passage : réponse extractive à la place." if lang == "fr"
+                     else "The model's answer cited no passage: extractive answer instead.") if grounded is None else
+                    ("Les passages cités n'appuyaient pas la réponse du modèle : réponse extractive à la place."
+                     if lang == "fr" else "The passages cited did not support the model's answer: extractive answer instead.")
                 )
             except GeneratorUnavailable as exc:
                 log.warning("writer %s unavailable: %s", name, exc)
@@ -247,6 +256,14 @@ class Assistant:
         return Answer(text=checked.text, citations=checked.citations, removed_markers=checked.removed_markers,
                       further=_uncited(passages, checked.citations), notices=notices, prompt=prompt,
                       **{**base, "generator": base["generator"] if not notices else "extractive"})
+
+    def _ground(self, checked, passages: list[Passage], lang: str):
+        """Each sentence of a generated answer checked against the passages it cites (rag/grounding.py), with the
+        trained reader's support score where that reader exists."""
+        from rag.grounding import ground, reader_scorer
+
+        scorer, floor = reader_scorer() or (None, 1.0)
+        return ground(checked.text, passages, checked.cited, lang, self.settings.unsupported, scorer, floor)
 
     def _abstention(self, base: dict, passages: list[Passage], reason: str) -> Answer:
         lang = base["lang"]
@@ -327,10 +344,12 @@ class Assistant:
 
 
 def to_passage(doc: Document) -> Passage:
+    """A retrieved chunk as every writer sees it; its own bracketed numbers ("[2]" footnotes) are neutralised
+    there, once, so no writer can turn them into citations."""
     m = doc.metadata
     return Passage(
         chunk_id=doc.id or "", source=m.get("source", ""), title=m.get("title", ""), page=m.get("page"),
-        section=m.get("section", ""), text=doc.page_content, start=int(m.get("start", 0)), end=int(m.get("end", 0)),
+        section=m.get("section", ""), text=neutralise_markers(doc.page_content), start=int(m.get("start", 0)), end=int(m.get("end", 0)),
         score=round(float(m.get("score", 0.0)), 4), rank_score=float(m.get("rank_score", 0.0)),
         lang=m.get("lang", ""),
     )
@@ -347,11 +366,6 @@ def missing_names(question: str, passages: list[Passage], names: bool = True) ->
     Across languages only years, acronyms and lone names count ("European Union" is "Union européenne" in the text)."""
     haystack = context_text(*(f"{p.text} {p.title}" for p in passages))
     return [c.text for c in missing(constraints(question, names), haystack)]
-
-
-def _says_not_found(raw: str) -> bool:
-    """The model answered the not-found token (possibly without its accent)."""
-    return NOT_FOUND_TOKEN in raw or fold(raw).strip().startswith(fold(NOT_FOUND_TOKEN)[:8])
 
 
 class StreamReset(str):

@@ -8,7 +8,7 @@ first use, and each cited passage gets the exact sentence(s) supporting the clai
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rag.answer import Citation, Passage
 from rag.text import split_sentences, tokens
@@ -22,11 +22,23 @@ TRUNCATED = re.compile(rf"\s?[{_OPEN}]{{1,2}}\s*(\d+(?:\s*[,;–-]\s*\d*)*)?[\s,
 PENDING = re.compile(rf"\s*(?:[{_OPEN}]{{1,2}}\s*(?:\d+(?:\s*[,;–-]\s*\d*)*)?\s*[{_CLOSE}]?)?$")
 
 
+# Bracketed numbers that are part of a document ("[2]" footnotes, "[2019]"): the same shape as a marker.
+_IN_DOCUMENT = re.compile(rf"[{_OPEN}]{{1,2}}\s*\d+(?:\s*[,;–-]\s*\d+)*\s*[{_CLOSE}]{{1,2}}")
+_TO_PARENS = str.maketrans({c: "(" for c in "[【［"} | {c: ")" for c in "]】］"})
+
+
+def neutralise_markers(text: str) -> str:
+    """A document's own bracketed numbers in parentheses ("[2]" -> "(2)"), so they never read as citations: in
+    passages (hence in extractive answers) and in the prompt. Same length, so every offset still holds."""
+    return _IN_DOCUMENT.sub(lambda m: m.group(0).translate(_TO_PARENS), text)
+
+
 @dataclass
 class Checked:
     text: str
     citations: list[Citation]
     removed_markers: list[int]
+    cited: dict[int, int] = field(default_factory=dict)  # citation number -> passage index (0-based)
 
 
 def _expand(group: str) -> list[int]:
@@ -97,11 +109,11 @@ def check_citations(
             claim_for[idx] = _claim_before(text, m.start())
         pieces.append(replacement)
     pieces.append(text[last:])
-    clean = _tidy("".join(pieces))
+    clean = tidy("".join(pieces))
     citations = []
     for idx, n in sorted(numbering.renumber.items(), key=lambda kv: kv[1]):
         p = passages[idx]
-        qs, qe = (quotes or {}).get(idx) or best_sentence(p.text, claim_for.get(idx, ""))
+        qs, qe = (quotes or {}).get(idx) or best_sentence(p.text, claim_for.get(idx, "")) or (0, 0)
         citations.append(
             Citation(
                 n=n, source=p.source, title=p.title, page=p.page, quote=p.text[qs:qe], start=p.start + qs,
@@ -109,16 +121,16 @@ def check_citations(
                 passage=p.text, quote_start=qs, quote_end=qe,
             )
         )
-    return Checked(clean, citations, numbering.removed)
+    return Checked(clean, citations, numbering.removed, {n: idx for idx, n in numbering.renumber.items()})
 
 
-def best_sentence(passage: str, claim: str) -> tuple[int, int]:
-    """Span of the passage sentence sharing the most (stemmed) words with the claim."""
+def best_sentence(passage: str, claim: str) -> tuple[int, int] | None:
+    """Span of the passage sentence sharing the most (stemmed) words with the claim; None when none shares any
+    (a quote that shares no word with the claim would show as evidence what is not)."""
     spans = split_sentences(passage) or [(0, len(passage))]
     want = set(tokens(claim))
-    if not want:
-        return spans[0]
-    return max(spans, key=lambda s: (len(want & set(tokens(passage[s[0] : s[1]]))), -s[0]))
+    best = max(spans, key=lambda s: (len(want & set(tokens(passage[s[0] : s[1]]))), -s[0]))
+    return best if want & set(tokens(passage[best[0] : best[1]])) else None
 
 
 def _claim_before(text: str, pos: int) -> str:
@@ -128,7 +140,7 @@ def _claim_before(text: str, pos: int) -> str:
     return parts[-1] if parts[-1].strip() else (parts[-2] if len(parts) > 1 else "")
 
 
-def _tidy(text: str) -> str:
+def tidy(text: str) -> str:
     text = re.sub(r"[ \t]+([.,;:!?])", lambda m: m.group(1) if m.group(1) in ".," else " " + m.group(1), text)
     text = re.sub(r"[ \t]{2,}", " ", text)
     text = re.sub(r"\[\s*\]", "", text)

@@ -284,6 +284,8 @@ def check_llm(settings, state) -> Check:
         else:
             problems.append(f"{name} indisponible : {reason}")
             fixes.append(
+                "réglez AIMF_LLM_MODEL sur un des modèles que le serveur sert (liste ci-dessus)"
+                if name == "openai" and "AIMF_LLM_MODEL" in reason else
                 "démarrez le serveur compatible OpenAI (vLLM, Ollama…) et vérifiez AIMF_LLM_BASE_URL, AIMF_LLM_MODEL, "
                 "AIMF_LLM_API_KEY" if name == "openai" else
                 "vérifiez AIMF_LLM_MODEL_PATH (un fichier .gguf) et l'installation de llama-cpp-python (make setup)"

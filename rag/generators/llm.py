@@ -71,6 +71,8 @@ def _describe(exc: BaseException) -> str:
         return "délai dépassé (AIMF_LLM_TIMEOUT)"
     if isinstance(exc, openai.APIConnectionError):
         return "injoignable"
+    if isinstance(exc, openai.NotFoundError):  # vLLM, Ollama: the model name is unknown to the server
+        return "réponse HTTP 404 (modèle introuvable ? vérifiez AIMF_LLM_MODEL avec aimf doctor)"
     if isinstance(exc, openai.APIStatusError):
         return f"réponse HTTP {exc.status_code}"
     return f"{type(exc).__name__}: {exc}"
@@ -189,20 +191,23 @@ def _base_url(settings: Settings) -> str | None:
     return settings.llm_base_url.rstrip("/") if settings.llm_base_url else None
 
 
-_probes: dict[tuple[str, str], tuple[float, str | None]] = {}
+_probes: dict[tuple[str, str], tuple[float, str | None, tuple[str, ...]]] = {}
+SHOWN_MODELS = 8  # model names listed in a message
 
 
-def _probe(base_url: str, api_key: str) -> str | None:
-    """GET {base_url}/models through the OpenAI SDK with a short timeout; cached PROBE_TTL seconds."""
+def _probe(base_url: str, api_key: str) -> tuple[str | None, tuple[str, ...]]:
+    """GET {base_url}/models through the OpenAI SDK with a short timeout: (reason it failed or None, the model
+    names the server serves). Cached PROBE_TTL seconds."""
     key = (base_url, api_key)
     now = time.monotonic()
     if key in _probes and now - _probes[key][0] < PROBE_TTL:
-        return _probes[key][1]
+        return _probes[key][1], _probes[key][2]
     import openai
 
     client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=PROBE_TIMEOUT, max_retries=0)
+    models: tuple[str, ...] = ()
     try:
-        client.models.list()
+        models = tuple(m.id for m in client.models.list())
         reason = None
     except openai.APIStatusError as exc:
         reason = f"serveur {base_url} : GET /models a répondu HTTP {exc.status_code}"
@@ -210,8 +215,24 @@ def _probe(base_url: str, api_key: str) -> str | None:
         reason = f"serveur injoignable à {base_url}"
     finally:
         client.close()
-    _probes[key] = (time.monotonic(), reason)
-    return reason
+    _probes[key] = (time.monotonic(), reason, models)
+    return reason, models
+
+
+def served_models(settings: Settings) -> tuple[str, ...]:
+    """The model names the configured OpenAI-compatible server lists (empty when unknown or unreachable)."""
+    base_url = _base_url(settings)
+    return _probe(base_url, settings.llm_api_key)[1] if base_url else ()
+
+
+def _model_problem(name: str, base_url: str, models: tuple[str, ...]) -> str | None:
+    """French reason why the server does not serve ``name``, or None. A server that lists no model is not
+    contradicted: some accept any name."""
+    if not models or name in models:
+        return None
+    shown = ", ".join(models[:SHOWN_MODELS]) + (" …" if len(models) > SHOWN_MODELS else "")
+    return (f"le modèle « {name} » n'existe pas sur le serveur {base_url} (AIMF_LLM_MODEL) ; "
+            f"modèles servis : {shown}")
 
 
 class OpenAIGenerator:
@@ -275,7 +296,8 @@ def available(settings: Settings, name: str) -> str | None:
         base_url = _base_url(settings)
         if base_url is None:
             return "AIMF_LLM_BASE_URL non défini"
-        return _probe(base_url, settings.llm_api_key)
+        reason, models = _probe(base_url, settings.llm_api_key)
+        return reason or _model_problem(settings.llm_model, base_url, models)
     return f"rédacteur inconnu : {name}"
 
 

@@ -11,6 +11,7 @@ from langchain_core.messages import BaseMessage, get_buffer_string
 from langchain_core.prompts import ChatPromptTemplate
 
 from rag.answer import Passage
+from rag.citations import neutralise_markers
 from rag.generators.base import NOT_FOUND_TOKEN
 from rag.settings import Settings, get_settings
 
@@ -59,8 +60,9 @@ _ATTR = str.maketrans({"<": "‹", ">": "›", '"': "'", "\n": " ", "\r": " "})
 
 
 def neutralise(text: str) -> str:
-    """Make ``text`` inert inside the prompt's delimiters."""
-    return text.translate(_NEUTRAL)
+    """Make ``text`` inert inside the prompt's delimiters; its own bracketed numbers ("[2]" footnotes) become
+    "(2)", so the model never takes one for a passage number to cite."""
+    return neutralise_markers(text.translate(_NEUTRAL))
 
 
 def _attr(value: object) -> str:
