@@ -12,7 +12,7 @@ import hashlib
 from langchain_core.documents import Document
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from ingest.loaders import LoadedDocument
+from ingest.document import LoadedDocument, TableSpan
 from rag.lang import detect_lang
 
 # Paragraphs, lines, then sentence ends (French spacing puts a space before ? ! ; :), then clauses, then words.
@@ -40,46 +40,82 @@ def chunk_document(
 ) -> list[Document]:
     splitter = make_splitter(chunk_size, chunk_overlap)
     text = doc.text
-    # Sections and pages both bound chunks: a chunk sits under one heading and on one page, so its `section` and
-    # `page` hold for every word of it.
-    cuts = {off for off, _ in doc.headings} | set(doc.page_starts or [])
+    # Sections, pages and tables all bound chunks: a chunk sits under one heading and on one page, so its `section`
+    # and `page` hold for every word of it; a table is chunked on its own, by rows.
+    tables = {_table_start(t): t for t in doc.tables}
+    cuts = {off for off, _ in doc.headings} | set(doc.page_starts or []) | set(tables) | {t.end for t in doc.tables}
     bounds = [0] + sorted(off for off in cuts if 0 < off < len(text)) + [len(text)]
     heading_at = dict(doc.headings)
     doc_lang = detect_lang(text[:5000])
     chunks: list[Document] = []
-    for sec_start, sec_end in zip(bounds, bounds[1:]):
+    segments = list(zip(bounds, bounds[1:]))
+    for n, (sec_start, sec_end) in enumerate(segments):
         section = heading_at.get(sec_start) or _previous_heading(doc, sec_start)
         segment = text[sec_start:sec_end]
-        cursor = 0
-        for piece in splitter.split_text(segment):
-            # Locate each piece ourselves: robust to the splitter's overlap bookkeeping.
-            local = segment.find(piece, max(0, cursor - chunk_overlap - len(piece)))
-            if local < 0:
-                local = segment.find(piece)
+        if sec_start in heading_at and segment.strip() == heading_at[sec_start] and n + 1 < len(segments):
+            continue  # a heading alone is no passage: it is the `section` of the passages below it
+        table = tables.get(sec_start)
+        pieces = _table_pieces(segment, chunk_size) if table else _located(splitter.split_text(segment), segment, chunk_overlap)
+        for local, piece in pieces:
             start = sec_start + local
             end = start + len(piece)
-            cursor = local + len(piece)
             position = len(chunks)
             lang = detect_lang(piece, default=doc_lang)
-            chunks.append(
-                Document(
-                    id=chunk_id(source, position, piece),
-                    page_content=piece,
-                    metadata={
-                        "source": source,
-                        "title": doc.title,
-                        "page": _page_at(doc, start),
-                        "section": section or "",
-                        "start": start,
-                        "end": end,
-                        "lang": lang,
-                        "doc_sha256": doc_sha256,
-                        "position": position,
-                        "kind": doc.kind,
-                    },
-                )
-            )
+            metadata = {
+                "source": source,
+                "title": doc.title,
+                "page": _page_at(doc, start),
+                "section": section or "",
+                "start": start,
+                "end": end,
+                "lang": lang,
+                "doc_sha256": doc_sha256,
+                "position": position,
+                "kind": doc.kind,
+            }
+            if table is not None and table.caption:
+                metadata["table"] = table.caption  # repeated with every part of the table (see embedding_text)
+            chunks.append(Document(id=chunk_id(source, position, piece), page_content=piece, metadata=metadata))
     return chunks
+
+
+def _table_start(table: TableSpan) -> int:
+    return table.start - (len(table.caption) + 1 if table.caption else 0)
+
+
+def _located(pieces: list[str], segment: str, chunk_overlap: int) -> list[tuple[int, str]]:
+    """Each piece with its offset in the segment, found by us: robust to the splitter's overlap bookkeeping."""
+    out = []
+    cursor = 0
+    for piece in pieces:
+        local = segment.find(piece, max(0, cursor - chunk_overlap - len(piece)))
+        if local < 0:
+            local = segment.find(piece)
+        out.append((local, piece))
+        cursor = local + len(piece)
+    return out
+
+
+def _table_pieces(segment: str, chunk_size: int) -> list[tuple[int, str]]:
+    """A table's rows grouped up to the chunk size, never cut inside a row (a row longer than a chunk is one chunk
+    by itself); no overlap, since every row already carries its column names."""
+    out: list[tuple[int, str]] = []
+    start = end = None
+    offset = 0
+    for line in segment.split("\n"):
+        line_start, line_end = offset, offset + len(line)
+        offset = line_end + 1
+        if not line.strip():
+            continue
+        if start is not None and line_end - start > chunk_size:
+            out.append((start, segment[start:end]))
+            start = None
+        if start is None:
+            start = line_start
+        end = line_end
+    if start is not None:
+        out.append((start, segment[start:end]))
+    return [(s, p) for s, p in out if p.strip()]
 
 
 def _previous_heading(doc: LoadedDocument, offset: int) -> str | None:

@@ -12,6 +12,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="fichiers ou dossiers à indexer (par défaut : le dossier du corpus, AIMF_CORPUS_DIR)")
     p.add_argument("--rebuild", action="store_true",
                    help="tout réindexer depuis zéro (après un changement de modèle ou de découpage)")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="relire aussi les fichiers en échec lors d'une indexation précédente et inchangés depuis")
     p.add_argument("--json", action="store_true", help="afficher le bilan en une ligne JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="sans barre de progression")
 
@@ -35,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     with _progress(err, disabled=args.quiet or args.json) as on_progress:
         try:
             # The model loads only when something needs embedding: an unchanged corpus is checked in a second.
-            report = Ingestor(settings, on_progress=on_progress).run(args.paths or None, rebuild=args.rebuild)
+            report = Ingestor(settings, on_progress=on_progress).run(
+                args.paths or None, rebuild=args.rebuild, retry_failed=args.retry_failed)
         except UsageError as exc:
             err.print(f"[red]Erreur :[/] {escape(str(exc))}")
             return 2
@@ -61,11 +64,15 @@ def _print_summary(report) -> None:
         out.print(f"[red]✗[/] {escape(e['file'])} : {escape(e['message'])}")
     for w in report.warnings:
         out.print(f"[yellow]![/] {escape(w['file'])} : {escape(w['message'])}")
+    for f in report.not_retried:
+        out.print(f"[yellow]![/] {escape(f['file'])} : non relu, inchangé depuis son échec ({escape(f['message'])}) ; "
+                  "aimf ingest --retry-failed pour réessayer")
     for s in report.skipped_files:
         out.print(f"[dim]– ignoré : {escape(s['file'])} ({escape(s['reason'])})[/]")
     out.print(
         f"Documents : {report.added} ajouté(s), {report.updated} mis à jour, {report.unchanged} inchangé(s), "
-        f"{report.removed} retiré(s), {report.skipped} ignoré(s), {report.failed} en échec. "
+        f"{report.removed} retiré(s), {report.skipped} ignoré(s), {report.failed} en échec"
+        + (f" (+ {len(report.not_retried)} en échec précédemment, non relu(s))" if report.not_retried else "") + ". "
         f"Passages écrits : {report.chunks_written} (index : {report.chunks_total}). Durée : {report.seconds:.1f} s."
     )
     if not report.failed:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingest.document import Block, LoadError, LoadedDocument, assemble, clean_inline, table_block
-from ingest.tables import row_sentences
+from ingest.tables import looks_like_caption, row_sentences
 
 _BULLETS = {"bullet": "•", "none": ""}
 
@@ -19,8 +19,6 @@ def load_docx(path: Path) -> LoadedDocument:
     except Exception as exc:  # PackageNotFoundError, zipfile.BadZipFile, KeyError on a damaged package
         raise LoadError(f"fichier Word illisible ou endommagé ({exc})") from exc
     from docx.table import Table
-
-    from ingest.loaders import looks_like_caption
 
     numbers = _Numbering(document)
     blocks: list[Block] = []

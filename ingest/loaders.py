@@ -13,20 +13,11 @@ from pathlib import Path
 from ingest.document import (  # noqa: F401  (re-exported: the loaders' public names)
     Block, LoadError, LoadedDocument, TableSpan, UnsupportedFormat, assemble, clean_inline, table_block,
 )
-from ingest.tables import best_match, html_tables, pipe_table_rows, row_sentences
+from ingest.tables import best_match, html_tables, looks_like_caption, pipe_table_rows, row_sentences
 
 SUPPORTED = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx"}
 
 _MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
-_CAPTION = re.compile(r"^(?:tableau|table|tab\.)\s*\S*\s*[:.–—-]", re.IGNORECASE)
-
-
-def looks_like_caption(text: str) -> bool:
-    """A short line that names the table below it ("Tableau 2 : plantations par quartier")."""
-    text = text.strip()
-    return 0 < len(text) <= 200 and "\n" not in text and bool(_CAPTION.match(text))
-
-
 def load(path: Path) -> LoadedDocument:
     kind = SUPPORTED.get(path.suffix.lower())
     if kind is None:

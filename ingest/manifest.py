@@ -25,11 +25,36 @@ CREATE TABLE IF NOT EXISTS paths (
     path TEXT PRIMARY KEY, source TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER, mtime_ns INTEGER
 );
 CREATE TABLE IF NOT EXISTS pending (sha256 TEXT PRIMARY KEY, chunk_ids TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS notes (sha256 TEXT PRIMARY KEY, notes TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS failures (
+    path TEXT PRIMARY KEY, source TEXT NOT NULL, size INTEGER, mtime_ns INTEGER, message TEXT NOT NULL,
+    failed_at TEXT NOT NULL
+);
 """
 
 
 class ManifestError(RuntimeError):
     pass
+
+
+def storable(name: str) -> str:
+    """A file name as text SQLite and Chroma accept. Names that are not valid UTF-8 reach Python with lone
+    surrogates (one per undecodable byte); their bytes are written as \\xNN escapes, one name for one file."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+@dataclass(frozen=True)
+class FailureRow:
+    path: str
+    source: str
+    size: int
+    mtime_ns: int
+    message: str
+    failed_at: str
 
 
 @dataclass(frozen=True)
@@ -119,6 +144,25 @@ class Manifest:
     def chunk_total(self) -> int:
         return sum(len(d.chunk_ids) for d in self.documents())
 
+    def notes(self, sha256: str) -> dict:
+        row = self.db.execute("SELECT notes FROM notes WHERE sha256=?", (sha256,)).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def all_notes(self) -> dict[str, dict]:
+        """source -> notes (warnings, dropped running headers and footers, pages without text)."""
+        rows = self.db.execute("SELECT d.source, n.notes FROM notes n JOIN documents d ON d.sha256 = n.sha256")
+        return {source: json.loads(notes) for source, notes in rows}
+
+    def failure(self, path: str) -> FailureRow | None:
+        row = self.db.execute(
+            "SELECT path, source, size, mtime_ns, message, failed_at FROM failures WHERE path=?", (path,)
+        ).fetchone()
+        return FailureRow(*row) if row else None
+
+    def failures(self) -> list[FailureRow]:
+        return [FailureRow(*r) for r in self.db.execute(
+            "SELECT path, source, size, mtime_ns, message, failed_at FROM failures ORDER BY source")]
+
     def pending(self) -> list[tuple[str, list[str]]]:
         return [(s, json.loads(ids)) for s, ids in self.db.execute("SELECT sha256, chunk_ids FROM pending")]
 
@@ -126,8 +170,20 @@ class Manifest:
     def begin_document(self, sha256: str, chunk_ids: list[str]) -> None:
         self.db.execute("INSERT OR REPLACE INTO pending VALUES (?, ?)", (sha256, json.dumps(chunk_ids)))
 
-    def commit_document(self, row: DocumentRow, path: PathRow) -> None:
+    def put_failure(self, row: FailureRow) -> None:
+        self.db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?, ?)",
+                        (row.path, row.source, row.size, row.mtime_ns, row.message, row.failed_at))
+
+    def forget_failure(self, path: str) -> None:
+        self.db.execute("DELETE FROM failures WHERE path=?", (path,))
+
+    def commit_document(self, row: DocumentRow, path: PathRow, notes: dict | None = None) -> None:
         with self._tx():
+            if notes:
+                self.db.execute("INSERT OR REPLACE INTO notes VALUES (?, ?)", (row.sha256, json.dumps(notes, ensure_ascii=False)))
+            else:
+                self.db.execute("DELETE FROM notes WHERE sha256=?", (row.sha256,))
+            self.db.execute("DELETE FROM failures WHERE path=?", (path.path,))
             self.db.execute(
                 "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (row.sha256, row.source, row.title, row.kind, row.pages, json.dumps(row.chunk_ids), row.size,
@@ -146,6 +202,7 @@ class Manifest:
         with self._tx():
             self.db.execute("DELETE FROM documents WHERE sha256=?", (sha256,))
             self.db.execute("DELETE FROM pending WHERE sha256=?", (sha256,))
+            self.db.execute("DELETE FROM notes WHERE sha256=?", (sha256,))
 
     def set_source(self, sha256: str, source: str) -> None:
         self.db.execute("UPDATE documents SET source=? WHERE sha256=?", (source, sha256))
@@ -153,7 +210,7 @@ class Manifest:
     def reset(self) -> None:
         """Forget every document and path (the collection they described is not the one in use)."""
         with self._tx():
-            for table in ("documents", "paths", "pending", "meta"):
+            for table in ("documents", "paths", "pending", "meta", "notes", "failures"):
                 self.db.execute(f"DELETE FROM {table}")
 
     def clear_pending(self, sha256: str) -> None:

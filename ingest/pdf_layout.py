@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ingest.document import Block, LoadError, table_block
 from ingest.hyphenation import Vocabulary, join_lines
-from ingest.tables import clean_cell, row_sentences
+from ingest.tables import clean_cell, looks_like_caption, row_sentences
 
 MARGIN_BAND = 0.12  # share of the page height at the top and at the bottom where running lines live
 _PAGE_NUMBER = re.compile(
@@ -413,10 +413,14 @@ def _paragraphs(lines: list[Line], body_size: float, vocab: Vocabulary, page: in
     current: list[Line] = []
     current_heading = False
 
+    lines_in_last = 0
+
     def flush() -> None:
+        nonlocal lines_in_last
         if current:
             text = join_lines([l.text for l in current], vocab)
             blocks.append(Block(text, heading=current_heading, page=page))
+            lines_in_last = len(current)
             current.clear()
 
     prev: Line | None = None
@@ -425,7 +429,8 @@ def _paragraphs(lines: list[Line], body_size: float, vocab: Vocabulary, page: in
             flush()
             caption = ""
             if (blocks and not blocks[-1].heading and blocks[-1].table is None and prev is not None
-                    and len(blocks[-1].text) <= 200 and 0 <= line.top - prev.bottom <= 1.5 * pitch):
+                    and 0 <= line.top - prev.bottom <= 1.5 * pitch
+                    and (looks_like_caption(blocks[-1].text) or (lines_in_last == 1 and len(blocks[-1].text) <= 120))):
                 caption = blocks.pop().text  # the line right above a table names it
             block = table_block(caption, line.table[1], page)
             if block:
@@ -438,6 +443,7 @@ def _paragraphs(lines: list[Line], body_size: float, vocab: Vocabulary, page: in
             or heading != current_heading
             or (heading and abs(line.size - current[-1].size) > 0.5)
             or bool(_LIST_MARK.match(line.text))
+            or looks_like_caption(line.text)
             or (line.stream == prev.stream and line.top - prev.top > 1.35 * pitch)
             or (line.stream != prev.stream and (_SENTENCE_END.search(prev.text) or line.text[:1].isupper()))
         )

@@ -7,6 +7,7 @@ import fcntl
 import hashlib
 import sqlite3
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from langchain_core.documents import Document
 
 from ingest.chunking import chunk_document
 from ingest.loaders import LoadError, UnsupportedFormat, load
-from ingest.manifest import DocumentRow, Manifest, ManifestError, PathRow, now_iso
+from ingest.manifest import DocumentRow, FailureRow, Manifest, ManifestError, PathRow, now_iso, storable
 from rag.sentences import META_KEY as SENTENCE_META_KEY
 from rag.sentences import encode as encode_sentence_vectors
 from rag.sentences import sentence_keys
@@ -47,6 +48,8 @@ class IngestReport:
     errors: list[dict[str, str]] = field(default_factory=list)
     warnings: list[dict[str, str]] = field(default_factory=list)
     skipped_files: list[dict[str, str]] = field(default_factory=list)
+    # Files that failed before and have not changed since: not read again (``retry_failed`` forces it).
+    not_retried: list[dict[str, str]] = field(default_factory=list)
     chunks_written: int = 0
     chunks_total: int = 0
     seconds: float = 0.0
@@ -68,15 +71,21 @@ class _Pending:
     kind: str = ""
     pages: int | None = None
     chunks: list[Document] = field(default_factory=list)
+    notes: dict = field(default_factory=dict)
     vectors: list[list[float]] = field(default_factory=list)
     # Other paths with the same content found in the same run: recorded once this one is committed.
     aliases: list[tuple[PathRow, PathRow | None]] = field(default_factory=list)
 
 
 def embedding_text(doc: Document) -> str:
-    """What gets embedded for a chunk: its title gives the model the context a lone paragraph lacks."""
+    """What gets embedded for a chunk: its title (and a table's caption, for every part of the table) gives the
+    model the context a lone paragraph lacks."""
+    text = doc.page_content
+    caption = doc.metadata.get("table") or ""
+    if caption and caption not in text:
+        text = f"{caption}\n{text}"
     title = doc.metadata.get("title") or ""
-    return f"{title}\n{doc.page_content}" if title and title not in doc.page_content else doc.page_content
+    return f"{title}\n{text}" if title and title not in text else text
 
 
 def chunk_sentences(chunks: list[Document], with_sentences: bool) -> list[list[str]]:
@@ -150,13 +159,14 @@ class Ingestor:
         return self._embeddings
 
     # --- entry point ----------------------------------------------------------------------------------------
-    def run(self, paths: list[Path] | None = None, rebuild: bool = False) -> IngestReport:
+    def run(self, paths: list[Path] | None = None, rebuild: bool = False, retry_failed: bool = False) -> IngestReport:
         started = time.perf_counter()
         roots = [Path(p) for p in paths] if paths else [self.settings.corpus_dir]
         missing = [str(p) for p in roots if not p.exists()]
         if missing:
             raise UsageError("chemin introuvable : " + ", ".join(missing))
         report = IngestReport()
+        self.retry_failed = retry_failed
         with ingest_lock(self.settings):
             if rebuild:
                 # Neither the old collection (maybe built with another model, which is why one rebuilds) nor the
@@ -175,7 +185,7 @@ class Ingestor:
                 sweep = self._bind(manifest, store)
                 self._reconcile(manifest, store)
                 files = self._scan(roots, report)
-                seen = {str(f.resolve()) for f, _ in files}
+                seen = {storable(str(f.resolve())) for f, _ in files}
                 todo = self._plan(files, manifest, store, report)
                 self._index(todo, manifest, store, report)
                 self._remove_missing(roots, seen, manifest, store, report)
@@ -237,8 +247,8 @@ class Ingestor:
         corpus = self.settings.corpus_dir.resolve()
         resolved = path.resolve()
         if resolved.is_relative_to(corpus):
-            return resolved.relative_to(corpus).as_posix()
-        return resolved.relative_to(root.resolve()).as_posix()
+            return storable(resolved.relative_to(corpus).as_posix())
+        return storable(resolved.relative_to(root.resolve()).as_posix())
 
     def _plan(self, files: list[tuple[Path, str]], manifest: Manifest, store: Store, report: IngestReport) -> list[_Pending]:
         from ingest.loaders import SUPPORTED
@@ -247,15 +257,20 @@ class Ingestor:
         planned: dict[str, _Pending] = {}
         limit = int(self.settings.max_file_mb * 1024 * 1024)
         for path, source in files:
-            key = str(path.resolve())
+            key = storable(str(path.resolve()))
             if path.suffix.lower() not in SUPPORTED:
                 report.skipped += 1
                 report.skipped_files.append({"file": source, "reason": f"format non pris en charge ({path.suffix or 'sans extension'})"})
                 continue
             try:
                 stat = path.stat()
+                failed = manifest.failure(key)
+                if failed and failed.size == stat.st_size and failed.mtime_ns == stat.st_mtime_ns and not self.retry_failed:
+                    report.not_retried.append({"file": source, "message": failed.message})
+                    continue
                 if stat.st_size > limit:
-                    self._fail(report, source, f"fichier trop volumineux ({stat.st_size / 1e6:.1f} Mo > {self.settings.max_file_mb:g} Mo, réglage AIMF_MAX_FILE_MB)")
+                    self._fail(report, source, f"fichier trop volumineux ({stat.st_size / 1e6:.1f} Mo > {self.settings.max_file_mb:g} Mo, réglage AIMF_MAX_FILE_MB)",
+                               manifest, FailureRow(key, source, stat.st_size, stat.st_mtime_ns, "", ""))
                     continue
                 previous = manifest.path_row(key)
                 if previous and previous.size == stat.st_size and previous.mtime_ns == stat.st_mtime_ns and manifest.document(previous.sha256):
@@ -302,7 +317,9 @@ class Ingestor:
         group_chunks = 0
         for item in todo:
             try:
-                doc = load(item.path)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    doc = load(item.path)
             except UnsupportedFormat as exc:
                 for source in [item.source] + [a.source for a, _ in item.aliases]:
                     report.skipped += 1
@@ -310,18 +327,20 @@ class Ingestor:
                 done += 1
                 continue
             except LoadError as exc:
-                for source in [item.source] + [a.source for a, _ in item.aliases]:
-                    self._fail(report, source, str(exc))
+                self._fail_item(report, manifest, item, str(exc))
                 done += 1
                 continue
             except Exception as exc:  # a loader bug must not stop the other files
-                for source in [item.source] + [a.source for a, _ in item.aliases]:
-                    self._fail(report, source, f"erreur inattendue à la lecture : {type(exc).__name__}: {exc}")
+                self._fail_item(report, manifest, item, f"erreur inattendue à la lecture : {type(exc).__name__}: {exc}")
                 done += 1
                 continue
+            # Libraries' own warnings ("EOF marker not found"…) are reported with the file they are about.
+            doc.warnings.extend(m for m in dict.fromkeys(str(w.message) for w in caught) if m not in doc.warnings)
             for w in doc.warnings:
                 report.warnings.append({"file": item.source, "message": w})
             item.title, item.kind, item.pages = doc.title, doc.kind, doc.pages
+            item.notes = {k: v for k, v in (("warnings", doc.warnings), ("dropped", doc.dropped),
+                                            ("pages_without_text", doc.pages_without_text)) if v}
             item.chunks = chunk_document(doc, item.source, item.sha256, self.settings.chunk_size, self.settings.chunk_overlap)
             group.append(item)
             group_chunks += len(item.chunks)
@@ -371,7 +390,8 @@ class Ingestor:
                 manifest.commit_document(
                     DocumentRow(item.sha256, item.source, item.title, item.kind, item.pages, [c.id for c in item.chunks],
                                 item.size, now_iso()),
-                    PathRow(str(item.path.resolve()), item.source, item.sha256, item.size, item.mtime_ns),
+                    PathRow(storable(str(item.path.resolve())), item.source, item.sha256, item.size, item.mtime_ns),
+                    item.notes,
                 )
         except (OSError, sqlite3.OperationalError) as exc:
             raise IngestAborted(_storage_message(exc, self.settings)) from exc
@@ -425,7 +445,10 @@ class Ingestor:
         manifest.forget_document(doc.sha256)
 
     def _remove_missing(self, roots: list[Path], seen: set[str], manifest: Manifest, store: Store, report: IngestReport) -> None:
-        dirs = [r.resolve() for r in roots if r.is_dir()]
+        dirs = [Path(storable(str(r.resolve()))) for r in roots if r.is_dir()]
+        for row in manifest.failures():
+            if row.path not in seen and any(Path(row.path).is_relative_to(d) for d in dirs):
+                manifest.forget_failure(row.path)
         for row in manifest.paths():
             if row.path in seen or not any(Path(row.path).is_relative_to(d) for d in dirs):
                 continue
@@ -433,10 +456,21 @@ class Ingestor:
             self._release(row.sha256, manifest, store, old_path=row)
             report.removed += 1
 
+    def _fail_item(self, report: IngestReport, manifest: Manifest, item: _Pending, message: str) -> None:
+        self._fail(report, item.source, message, manifest,
+                   FailureRow(storable(str(item.path.resolve())), item.source, item.size, item.mtime_ns, "", ""))
+        for alias, _ in item.aliases:
+            self._fail(report, alias.source, message, manifest,
+                       FailureRow(alias.path, alias.source, alias.size, alias.mtime_ns, "", ""))
+
     @staticmethod
-    def _fail(report: IngestReport, source: str, message: str) -> None:
+    def _fail(report: IngestReport, source: str, message: str, manifest: Manifest | None = None,
+              row: FailureRow | None = None) -> None:
+        """Count the failure; with ``row``, remember it, so the unchanged file is not read again on the next run."""
         report.failed += 1
         report.errors.append({"file": source, "message": message})
+        if manifest is not None and row is not None:
+            manifest.put_failure(FailureRow(row.path, row.source, row.size, row.mtime_ns, message, now_iso()))
 
 
 def _storage_problem(exc: Exception) -> bool:

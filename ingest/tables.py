@@ -21,6 +21,15 @@ class Table:
     sentences: list[str] = field(default_factory=list)
 
 
+_CAPTION = re.compile(r"^(?:tableau|table|tab\.)\s*\S*\s*[:.–—-]", re.IGNORECASE)
+
+
+def looks_like_caption(text: str) -> bool:
+    """A short line that names the table below it ("Tableau 2 : plantations par quartier")."""
+    text = text.strip()
+    return 0 < len(text) <= 200 and "\n" not in text and bool(_CAPTION.match(text))
+
+
 def clean_cell(text: str | None) -> str | None:
     if text is None:
         return None

@@ -282,9 +282,14 @@ def test_bad_input_fails_clearly_and_loses_nothing(env, case):
     assert re.search(message, error["message"]), error["message"]
     assert {m["source"] for m in chroma(env.settings).values()} == {"bon-1.txt", "bon-2.md"}
     assert_consistent(env.settings)
-    # The failed file is retried (and fails again) on the next run; the good ones stay unchanged.
+    # Unchanged since it failed: not read again, so a routine re-run succeeds; the failure is still reported.
     again = env.run()
-    assert (again.failed, again.unchanged, again.chunks_written) == (1, 2, 0)
+    assert (again.failed, again.unchanged, again.chunks_written) == (0, 2, 0)
+    assert [f["file"] for f in again.not_retried] == [name]
+    assert re.search(message, again.not_retried[0]["message"])
+    # Asked for, it is read again (and fails again).
+    forced = Ingestor(env.settings, embeddings=env.fake, model_id="fake").run(retry_failed=True)
+    assert (forced.failed, forced.not_retried) == (1, [])
 
 
 def test_unsupported_extension_is_skipped_not_failed(env):
@@ -534,11 +539,11 @@ def test_interrupted_between_chroma_and_manifest_leaves_no_half_document(env, mo
     calls = {"n": 0}
     real_commit = Manifest.commit_document
 
-    def dying_commit(self, row, path):
+    def dying_commit(self, row, path, notes=None):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        return real_commit(self, row, path)
+        return real_commit(self, row, path, notes)
 
     monkeypatch.setattr(Manifest, "commit_document", dying_commit)
     with pytest.raises(KeyboardInterrupt):
