@@ -10,6 +10,7 @@ import sys
 # subcommand -> (module with `add_arguments(parser)` and `run(args) -> int`, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("ingest.cli", "indexer des documents (dossier corpus/ par défaut)"),
+    "inspect": ("ingest.inspect", "montrer ce que l'assistant lit d'un fichier (pages, sections, tableaux, avertissements)"),
     "ask": ("rag.cli", "poser une question aux documents"),
     "ui": ("ui.cli", "lancer l'interface de discussion dans le navigateur"),
     "serve": ("ui.serve_cli", "lancer l'API HTTP (compatible OpenAI) pour d'autres outils"),
