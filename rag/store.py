@@ -213,11 +213,10 @@ class Store:
                     f"Aucun index « {self.name} » : lancez d'abord l'indexation (aimf ingest)."
                 ) from exc
             try:
-                # Chroma 1.x takes the index's parameters as `configuration`; "hnsw:space" stays in the metadata
-                # too, where earlier versions of this project read it.
+                # Chroma 1.5 turns these metadata keys into the collection's HNSW configuration (its `configuration=`
+                # argument does the same but records a "legacy" embedding function, warned about on every read).
                 col = self.client.create_collection(
-                    self.name, metadata={"hnsw:space": "cosine", **self.expected}, embedding_function=None,
-                    configuration={"hnsw": self.hnsw or {"space": "cosine"}},
+                    self.name, metadata={**hnsw_metadata(self.hnsw), **self.expected}, embedding_function=None
                 )
             except Exception as exc2:
                 if _is_connection_error(exc2):
@@ -324,11 +323,18 @@ def hnsw_configuration(settings: Settings) -> dict[str, Any]:
             "max_neighbors": settings.hnsw_m}
 
 
+def hnsw_metadata(hnsw: dict[str, Any] | None) -> dict[str, Any]:
+    hnsw = hnsw or {"space": "cosine"}
+    names = {"space": "hnsw:space", "ef_search": "hnsw:search_ef", "ef_construction": "hnsw:construction_ef",
+             "max_neighbors": "hnsw:M"}
+    return {names[k]: v for k, v in hnsw.items()}
+
+
 def _update_search_ef(col, ef_search: int) -> None:
     """ef_search is the one HNSW parameter Chroma lets change after creation: an index created with another value
     (or before it was set) takes the configured one at the next ingest. ef_construction and M need a rebuild."""
     try:
-        current = ((col.configuration or {}).get("hnsw") or {}).get("ef_search")
+        current = ((col.configuration_json or {}).get("hnsw") or {}).get("ef_search")
         if current is not None and current != ef_search:
             col.modify(configuration={"hnsw": {"ef_search": ef_search}})
     except Exception as exc:  # noqa: BLE001 - an older server or another index type: searches still work
