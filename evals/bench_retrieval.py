@@ -1,6 +1,9 @@
 """`aimf bench retrieval --dataset FILE.json`: recall@1/5/10, MRR@10 and latency of each retrieval method on a
 SQuAD-format file, its paragraphs indexed into their own collection.
 
+`aimf bench retrieval --hnsw 10000,100000`: recall and latency of Chroma's HNSW index against the exact scan, and the
+memory the exact in-memory index costs, on synthetic vectors (evals/bench_hnsw.py).
+
 A question is found at rank r when a chunk cut from its gold paragraph first appears at rank r (a paragraph split
 into several chunks counts once)."""
 
@@ -15,7 +18,10 @@ METHODS = ["dense", "lexical", "hybrid", "hybrid_scores", "hybrid_rerank"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", type=Path, required=True, help="fichier au format SQuAD (ex. piaf-dev.json)")
+    p.add_argument("--dataset", type=Path, help="fichier au format SQuAD (ex. piaf-dev.json)")
+    p.add_argument("--hnsw", metavar="TAILLES",
+                   help="au lieu d'un jeu de questions : rappel et latence de l'index HNSW de Chroma contre la recherche "
+                        "exacte, et mémoire de l'index exact, sur des vecteurs synthétiques (ex. 10000,100000)")
     p.add_argument("--out", type=Path, help="fichier JSON du rapport (sinon affiché)")
     p.add_argument("--limit", type=int, help="ne poser que les N premières questions")
     p.add_argument("--distractors", type=int, default=0,
@@ -26,15 +32,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rag.settings import get_settings
 
+    if args.hnsw:
+        try:
+            sizes = [int(x) for x in args.hnsw.split(",") if x.strip()]
+        except ValueError:
+            sizes = []
+        if not sizes or min(sizes) < 100 or max(sizes) > 2_000_000:
+            print("Erreur : --hnsw attend des tailles entre 100 et 2000000, séparées par des virgules.")
+            return 2
+        from evals.bench_hnsw import bench as bench_hnsw
+
+        return _write(bench_hnsw(get_settings(), sizes), args.out)
+    if args.dataset is None:
+        print("Erreur : --dataset (fichier SQuAD) ou --hnsw (tailles) est requis.")
+        return 2
     if not args.dataset.exists():
         print(f"Erreur : fichier introuvable : {args.dataset}")
         return 2
     report = bench(get_settings(), args.dataset, [m for m in args.methods.split(",") if m], args.limit, args.distractors)
+    return _write(report, args.out)
+
+
+def _write(report: dict, out: Path | None) -> int:
     text = json.dumps(report, ensure_ascii=False, indent=2)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
-        print(f"Rapport écrit : {args.out}")
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")
+        print(f"Rapport écrit : {out}")
     print(text)
     return 0
 

@@ -1,0 +1,202 @@
+"""`aimf bench retrieval --hnsw 10000,100000`: how close Chroma's HNSW index comes to the exact scan, at what query
+latency, and what holding the exact index in memory costs one process.
+
+The vectors are SYNTHETIC, built to sit in multilingual-e5's narrow cosine band (unrelated passages at cosine
+0.82-0.86, which is what makes an approximate graph miss): a shared direction, one of n/100 topic directions and
+random noise per passage; each question is a passage of the set moved by fresh noise. Each chunk also carries 5
+sentence vectors (float16, as ingest stores them) and 800 characters of text, so that the memory measured is the
+memory of a real index of that size. For each size:
+
+- recall@5 of Chroma's index against the exact scan (share of the exact top 5 that Chroma's top 5 holds), with the
+  configured HNSW parameters (settings ``hnsw_*``) and with ef_search lowered to Chroma's default 100 (the one
+  parameter that can change after creation; at the smallest size, also a collection built with Chroma's defaults);
+- query latency (k=5) of Chroma's index and of the exact scan in memory, p50/p95;
+- resident memory of one process that loaded the retriever's in-memory indexes, with the exact dense index and
+  without it (``exact_max_chunks`` 0), measured in fresh subprocesses (embedded Chroma).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DIM = 384
+SHARED, TOPIC, NOISE = 0.84, 0.06, 0.10  # shares of each unit direction's squared weight
+SENTENCES = 5
+QUESTIONS = 200
+K = 5
+CHROMA_DEFAULTS = {"ef_search": 100, "ef_construction": 100, "max_neighbors": 16}
+WORDS = ("ville commune maire projet numérique données citoyens service public réseau eau assainissement "
+         "coopération budget formation jeunesse santé école transport énergie solaire déchets recyclage marché "
+         "agriculture urbaine quartier habitat cartographie état civil fiscalité locale gouvernance partenariat "
+         "association francophone intelligence artificielle plateforme ouverte accès internet inclusion femmes "
+         "développement durable climat résilience inondation patrimoine culture tourisme sécurité éclairage").split()
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def synthetic(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
+    """(chunk vectors, question vectors, chunk texts, sentence-vector blobs), float32 and L2-normalised."""
+    from rag.sentences import encode
+
+    rng = np.random.default_rng(seed)
+    shared = _unit(rng.standard_normal(DIM))
+    topics = _unit(rng.standard_normal((max(10, n // 100), DIM)))
+    which = rng.integers(0, len(topics), n)
+    noise = _unit(rng.standard_normal((n, DIM)))
+    vectors = _unit(np.sqrt(SHARED) * shared + np.sqrt(TOPIC) * topics[which] + np.sqrt(NOISE) * noise).astype(np.float32)
+    picked = rng.choice(n, QUESTIONS, replace=False)
+    questions = _unit(vectors[picked] + 0.35 * _unit(rng.standard_normal((QUESTIONS, DIM)))).astype(np.float32)
+    texts, blobs = [], []
+    for i in range(n):
+        words = rng.choice(WORDS, 110)
+        texts.append(f"Passage {i}. " + " ".join(words)[:800])
+        sentences = _unit(vectors[i] + 0.3 * _unit(rng.standard_normal((SENTENCES, DIM))))
+        blobs.append(encode(sentences))
+    return vectors, questions, texts, blobs
+
+
+def band(vectors: np.ndarray, seed: int = 1) -> dict[str, float]:
+    """Pairwise cosines of random pairs: the band the vectors sit in."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, len(vectors), (2, 5000))
+    cos = np.einsum("ij,ij->i", vectors[a], vectors[b])[a != b]
+    return {"p01": round(float(np.percentile(cos, 1)), 3), "p50": round(float(np.median(cos)), 3),
+            "p99": round(float(np.percentile(cos, 99)), 3)}
+
+
+def fill(data_dir: Path, settings, n: int, hnsw: dict[str, int] | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """A collection of n synthetic chunks in ``data_dir``; returns (vectors, questions, seconds to fill)."""
+    from langchain_core.documents import Document
+
+    from rag.sentences import META_KEY
+    from rag.store import Store
+
+    vectors, questions, texts, blobs = synthetic(n)
+    names = {"ef_search": "hnsw_search_ef", "ef_construction": "hnsw_construction_ef", "max_neighbors": "hnsw_m"}
+    local = settings.model_copy(update={"data_dir": data_dir, "collection": "hnsw-bench",
+                                        **{names[k]: v for k, v in (hnsw or {}).items()}})
+    store = Store.open(local, "synthetic", create=True)
+    t0 = time.perf_counter()
+    step = 2000
+    for i in range(0, n, step):
+        docs = [Document(id=f"c{j}", page_content=texts[j],
+                         metadata={"source": f"doc-{j // 20}.md", "title": f"Document {j // 20}", META_KEY: blobs[j]})
+                for j in range(i, min(n, i + step))]
+        store.upsert(docs, vectors[i:i + step].tolist())
+    return vectors, questions, time.perf_counter() - t0
+
+
+def percentiles(ms: list[float]) -> dict[str, float]:
+    return {"p50": round(float(np.percentile(ms, 50)), 2), "p95": round(float(np.percentile(ms, 95)), 2)}
+
+
+def recall(store, vectors: np.ndarray, questions: np.ndarray) -> dict[str, Any]:
+    """Chroma's top k against the exact top k, and both latencies."""
+    from langchain_core.documents import Document
+
+    from rag.dense import DenseIndex
+
+    exact = DenseIndex([Document(id=f"c{i}", page_content="") for i in range(len(vectors))], vectors)
+    store.search(questions[0].tolist(), K)  # loads the index from disk: not a query's cost
+    hits, chroma_ms, exact_ms = [], [], []
+    for q in questions:
+        t = time.perf_counter()
+        truth = {d.id for d, _ in exact.search(q, K)}
+        exact_ms.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        got = {d.id for d, _ in store.search(q.tolist(), K)}
+        chroma_ms.append((time.perf_counter() - t) * 1000)
+        hits.append(len(truth & got) / K)
+    return {"recall_at_5": round(float(np.mean(hits)), 4), "chroma_ms": percentiles(chroma_ms),
+            "exact_scan_ms": percentiles(exact_ms)}
+
+
+def set_search_ef(store, ef: int) -> None:
+    store.collection().modify(configuration={"hnsw": {"ef_search": ef}})
+    store._collection = None  # re-read with the new setting
+
+
+def memory_probe(data_dir: str, exact: bool) -> dict[str, float]:
+    """In this (fresh) process: open the collection, load the retriever's in-memory indexes, run one dense search."""
+    from rag.retrieval import HybridRetriever
+    from rag.settings import Settings
+    from rag.store import Store
+
+    settings = Settings(_env_file=None, data_dir=Path(data_dir), collection="hnsw-bench")
+    store = Store.open(settings, "synthetic")
+    before = rss_mb()
+    retriever = HybridRetriever(store=store, embeddings=None, exact_max_chunks=10**9 if exact else 0)
+    retriever.lexical()
+    retriever.dense_search(_unit(np.ones(DIM, np.float32)).tolist(), K)
+    return {"rss_before_indexes_mb": before, "rss_mb": rss_mb()}
+
+
+def rss_mb() -> float:
+    text = Path("/proc/self/status").read_text()
+    return round(int(re.search(r"^VmRSS:\s+(\d+) kB", text, re.M).group(1)) / 1024, 1)
+
+
+def measure_memory(data_dir: Path) -> dict[str, Any]:
+    out = {}
+    for exact in (True, False):
+        proc = subprocess.run([sys.executable, "-m", "evals.bench_hnsw", str(data_dir), "exact" if exact else "chroma"],
+                              capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1],
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+        out["with_exact_index" if exact else "without_exact_index"] = json.loads(proc.stdout.strip().splitlines()[-1])
+    extra = out["with_exact_index"]["rss_mb"] - out["without_exact_index"]["rss_mb"]
+    out["exact_index_extra_mb"] = round(extra, 1)
+    return out
+
+
+def bench(settings, sizes: list[int], workdir: Path | None = None) -> dict[str, Any]:
+    from rag.store import Store, hnsw_configuration
+
+    configured = {k: v for k, v in hnsw_configuration(settings).items() if k != "space"}
+    report: dict[str, Any] = {
+        "vectors": "synthetiques, dans la bande cosinus étroite d'e5 (voir evals/bench_hnsw.py)",
+        "hnsw": configured, "questions": QUESTIONS, "k": K, "sizes": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="aimf-hnsw-", dir=workdir) as tmp:
+        for n in sizes:
+            row: dict[str, Any] = {}
+            data_dir = Path(tmp) / f"n{n}"
+            vectors, questions, seconds = fill(data_dir, settings, n)
+            row["pairwise_cosine"] = band(vectors)
+            row["fill_seconds"] = round(seconds, 1)
+            local = settings.model_copy(update={"data_dir": data_dir, "collection": "hnsw-bench"})
+            store = Store.open(local, "synthetic")
+            row["configured"] = recall(store, vectors, questions)
+            set_search_ef(store, CHROMA_DEFAULTS["ef_search"])
+            row["configured_ef_search_100"] = recall(store, vectors, questions)
+            set_search_ef(store, configured["ef_search"])
+            del store
+            row["memory"] = measure_memory(data_dir)
+            row["memory"]["exact_index_extra_kb_per_chunk"] = round(row["memory"]["exact_index_extra_mb"] * 1024 / n, 2)
+            if n == min(sizes):
+                dflt_dir = Path(tmp) / f"n{n}-defaults"
+                vectors, questions, _ = fill(dflt_dir, settings, n, CHROMA_DEFAULTS)
+                dflt = Store.open(settings.model_copy(update={"data_dir": dflt_dir, "collection": "hnsw-bench"}),
+                                  "synthetic")
+                row["chroma_defaults"] = {**recall(dflt, vectors, questions), "hnsw": CHROMA_DEFAULTS}
+                del dflt
+            report["sizes"][str(n)] = row
+            print(json.dumps({n: row}, ensure_ascii=False), file=sys.stderr, flush=True)
+    report["cpu_count"] = os.cpu_count()
+    report["time"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    return report
+
+
+if __name__ == "__main__":  # the memory probe, run in a fresh process
+    print(json.dumps(memory_probe(sys.argv[1], sys.argv[2] == "exact")))
