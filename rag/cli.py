@@ -56,6 +56,22 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+UNSUPPORTED_LABEL = "non vérifié"
+
+
+def marked_text(answer) -> str:
+    """The answer's text (rich markup) with each sentence its cited passages do not support marked in place."""
+    from rich.markup import escape
+
+    out, last = [], 0
+    for s in sorted((s for s in answer.sentences if not s.supported and not s.removed), key=lambda s: s.start):
+        out.append(escape(answer.text[last : s.end]))
+        out.append(f" [bold yellow]⚠ {UNSUPPORTED_LABEL} ({escape(s.detail)})[/]")
+        last = s.end
+    out.append(escape(answer.text[last:]))
+    return "".join(out)
+
+
 def print_answer(answer, verbose: bool = False) -> None:
     from rich.console import Console
     from rich.markup import escape
@@ -73,12 +89,16 @@ def print_answer(answer, verbose: bool = False) -> None:
             out.rule()
     for notice in answer.notices:
         out.print(f"[yellow]{escape(notice)}[/]")
-    out.print(escape(answer.text))
+    out.print(marked_text(answer))
+    removed = [s for s in answer.sentences if s.removed]
+    if removed:
+        out.print(f"[yellow]{len(removed)} phrase(s) retirée(s) : les passages cités ne les appuyaient pas.[/]")
     if answer.citations:
         out.print("\n[bold]Sources[/]")
         for c in answer.citations:
             where = f", page {c.page}" if c.page else ""
-            out.print(f"[{c.n}] {escape(c.title or c.source)}{where} ({escape(c.source)}) — « {escape(c.quote)} »")
+            quote = f"« {escape(c.quote)} »" if c.quote else "[dim](aucun passage n'appuie ce qui le cite)[/]"
+            out.print(f"[{c.n}] {escape(c.title or c.source)}{where} ({escape(c.source)}) — {quote}")
     if answer.further:
         label = "Pour aller plus loin" if answer.lang == "fr" else "Further reading"
         if not answer.abstained:
