@@ -187,17 +187,26 @@ def _negated_positions(words: list[str]) -> set[int]:
     return negated
 
 
+# Capitalised only because they open a sentence: connectives, quantifiers, pronouns (adverbs in -ment/-ly too).
+_OPENERS = set("""actuellement aujourd apres avant cependant certains certaines chaque concernant depuis desormais
+    durant egalement enfin ensemble ensuite grace malgre neanmoins notamment outre parmi pendant plusieurs pourtant
+    puis quelques selon toutefois voici voila oui non both each many several some these those they he she we our his
+    her however also yes currently today according in during after before since""".split())
+
+
 def _names(text: str) -> list[str]:
-    """Capitalised words inside the sentence (its first word is capitalised anyway) and acronyms anywhere."""
+    """Proper names: capitalised words (the first word too, unless a common sentence opener) and acronyms."""
     words = re.findall(r"[^\W\d_][\w'’-]*", text)
     out = []
     for i, w in enumerate(words):
         bare = re.sub(r"^(?:[ldjmnst]|qu)['’]", "", w, flags=re.I)
         bare = re.sub(r"['’]s$", "", bare).strip("-")
-        if len(bare) < 2 or fold(bare) in STOP_WORDS:
+        folded = fold(bare)
+        if len(bare) < 2 or folded in STOP_WORDS or folded in _NUMBER_WORDS or folded in STANDALONE | NE_CLOSERS:
             continue
         acronym = bare.isupper() and len(bare) > 1
-        if acronym or (i > 0 and bare[:1].isupper()):
+        opener = i == 0 and (folded in _OPENERS or folded in META_WORDS or folded.endswith(("ment", "ly")))
+        if acronym or (bare[:1].isupper() and not opener):
             out.append(bare)
     return out
 
@@ -302,7 +311,8 @@ def check_sentence(claim: str, cited: list[tuple[int, Passage]], lang: str, scor
 
     def covers(span: _Span) -> tuple[set[int], set[int], set[int]]:
         nums = {i for i, (_, vs) in enumerate(wanted.numbers) if vs & span.facts.values}
-        names = {i for i, name in enumerate(wanted.names) if _name_in(name, span.folded)}
+        names = {i for i, name in enumerate(wanted.names) if _name_in(name, span.folded)
+                 or (cross and any(_same_word((fold(name), fold(name)), (w, w)) for _, w, _ in span.facts.words))}
         words = set() if cross else {
             i for i, (stem, w, _) in enumerate(wanted.words)
             if any(_same_word((stem, w), (s2, w2)) for s2, w2, _ in span.facts.words)
@@ -330,7 +340,9 @@ def check_sentence(claim: str, cited: list[tuple[int, Passage]], lang: str, scor
         return _Verdict(False, "number", _DETAILS["number"], missing_numbers)
     missing_names = [n for i, n in enumerate(wanted.names) if i not in names]
     score = None
-    if missing_names and not cross:  # across languages institutions' names are translated
+    if cross:  # across languages, names of several words are translated ("European Union"): lone ones must match
+        missing_names = [n for n in missing_names if _lone(n, claim)]
+    if missing_names:
         return _Verdict(False, "name", _DETAILS["name"], missing_names)
     if cross:
         if not nums and not names:
@@ -359,6 +371,15 @@ def check_sentence(claim: str, cited: list[tuple[int, Passage]], lang: str, scor
                 best = max(candidates, key=lambda s: scorer(claim, s.text)) if candidates else None
                 verdict = _Verdict(True, spans=chosen_spans or ([best] if best else []), score=verdict.score)
     return verdict
+
+
+def _lone(name: str, text: str) -> bool:
+    """Whether ``name`` stands alone in ``text`` (not part of a run of capitalised words)."""
+    words = re.findall(r"[\w'’-]+", text)
+    for i, w in enumerate(words):
+        if name in w:
+            return not any(0 <= j < len(words) and words[j][:1].isupper() and j != 0 for j in (i - 1, i + 1))
+    return True
 
 
 def _negation_mismatch(claim: _Facts, spans: list[_Span]) -> list[str]:
