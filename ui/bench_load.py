@@ -6,6 +6,10 @@ requests, errors (with samples), abstentions, answers whose markers do not resol
 (p50/p95/max, seconds, per answer), answers per second over the run, and the peak resident memory of the UI process
 (the process listening on the URL's port, found through /proc, or ``--pid``).
 
+With ``--api URL`` (repeatable), the users ask `aimf serve` instead, through ``/v1/chat/completions`` (extractive
+writer, each user's conversation sent with each question), spread over the given processes (user i asks process
+i mod n, as a load balancer without sticky sessions would); the memory of every process is reported.
+
 Bounded: at most 64 users and 100 questions each, and ``--max-seconds`` (no new question after it; a question still
 running then counts as an error). Loopback URLs only (127.0.0.0/8, ::1, localhost): anything else is refused (exit 2).
 Exit 0 when every question was answered, 1 otherwise.
@@ -54,6 +58,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=120.0, help="délai maximal d'une réponse, en secondes")
     p.add_argument("--auth", default=None, metavar="UTILISATEUR:MOT-DE-PASSE",
                    help="compte de l'interface quand elle en demande (AIMF_UI_AUTH)")
+    p.add_argument("--api", action="append", default=None, metavar="URL",
+                   help="viser `aimf serve` (API HTTP) à cette adresse plutôt que l'interface ; répétable (plusieurs processus)")
+    p.add_argument("--key", default=None, help="clé de l'API (par défaut : la première de AIMF_API_KEYS)")
 
 
 def is_loopback_url(url: str) -> bool:
@@ -209,6 +216,50 @@ class User(threading.Thread):
             pass
 
 
+class ApiUser(User):
+    """A user of `aimf serve`: one HTTP client, its conversation sent with every question (the API keeps nothing)."""
+
+    def __init__(self, index: int, url: str, questions: list[str], deadline: float, timeout: float,
+                 start: threading.Event, key: str | None = None):
+        super().__init__(index, url, questions, deadline, timeout, start)
+        self.key = key
+
+    def connect(self) -> None:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
+        self.client = httpx.Client(base_url=self.url.rstrip("/"), headers=headers,
+                                   timeout=httpx.Timeout(self.timeout, connect=10.0))
+
+    def run(self) -> None:
+        self.start_event.wait()
+        messages: list[dict] = []
+        for question in self.questions:
+            if self.deadline - time.monotonic() <= 0:
+                break
+            self.requests += 1
+            t0 = time.perf_counter()
+            try:
+                r = self.client.post("/v1/chat/completions", json={
+                    "model": "aimf-extractive", "messages": messages + [{"role": "user", "content": question}]})
+                body = r.json()
+            except Exception as exc:  # noqa: BLE001 - connection errors, timeouts: all counted
+                self.errors.append(f"{question[:60]} : {type(exc).__name__}: {exc}"[:300])
+                continue
+            elapsed = time.perf_counter() - t0
+            if r.status_code != 200 or "choices" not in body:
+                self.errors.append(f"{question[:60]} : {r.status_code} {str(body.get('error', body))[:200]}")
+                continue
+            text = body["choices"][0]["message"]["content"]
+            self.latencies.append(elapsed)
+            messages += [{"role": "user", "content": question}, {"role": "assistant", "content": text}]
+            if body.get("abstained"):
+                self.abstained += 1
+            if not citations_resolve({"text": text, "citations": body.get("citations")}):
+                self.invalid += 1
+        self.client.close()
+
+
 def percentile(values: list[float], p: float) -> float | None:
     if not values:
         return None
@@ -220,15 +271,54 @@ def percentile(values: list[float], p: float) -> float | None:
 
 def bench(url: str, users: int, questions_per_user: int, questions: list[str], max_seconds: float, timeout: float,
           pid: int | None = None, auth: tuple[str, str] | None = None) -> dict:
-    port = urlparse(url).port or (443 if urlparse(url).scheme == "https" else 80)
-    pid = pid or listening_pid(port)
-    before = memory_mb(pid) if pid else None
+    pid = pid or listening_pid(_port(url))
     start = threading.Event()
     deadline = time.monotonic() + max_seconds
     crew = []
     for u in range(users):
         mine = [questions[(u * questions_per_user + j) % len(questions)] for j in range(questions_per_user)]
         crew.append(User(u, url, mine, deadline, timeout, start, auth))
+    report = _drive(crew, start, pid, max_seconds, timeout)
+    return {"url": url, "users": users, "questions_per_user": questions_per_user, **report}
+
+
+def bench_api(urls: list[str], users: int, questions_per_user: int, questions: list[str], max_seconds: float,
+              timeout: float, key: str | None = None) -> dict:
+    """The same run against `aimf serve` processes; user i asks urls[i % len(urls)]."""
+    start = threading.Event()
+    deadline = time.monotonic() + max_seconds
+    crew = []
+    for u in range(users):
+        mine = [questions[(u * questions_per_user + j) % len(questions)] for j in range(questions_per_user)]
+        crew.append(ApiUser(u, urls[u % len(urls)], mine, deadline, timeout, start, key))
+    servers = []
+    for url in urls:
+        pid = listening_pid(_port(url))
+        servers.append({"url": url, "pid": pid, "rss_before_mb": (memory_mb(pid) or {}).get("VmRSS") if pid else None})
+    samplers = [MemorySampler(s["pid"]) for s in servers]
+    for sampler in samplers:
+        sampler.start()
+    report = _drive(crew, start, None, max_seconds, timeout)
+    for server, sampler in zip(servers, samplers):
+        sampler.stop.set()
+        sampler.join(2)
+        after = memory_mb(server["pid"]) if server["pid"] else None
+        server.update(rss_after_mb=(after or {}).get("VmRSS"), peak_rss_during_run_mb=sampler.peak_rss or None,
+                      peak_rss_mb=(after or {}).get("VmHWM"))
+    for key_name in ("ui_pid", "rss_before_mb", "rss_after_mb", "peak_rss_mb", "peak_rss_during_run_mb"):
+        report.pop(key_name, None)
+    return {"api": urls, "users": users, "questions_per_user": questions_per_user, **report, "servers": servers}
+
+
+def _port(url: str) -> int:
+    return urlparse(url).port or (443 if urlparse(url).scheme == "https" else 80)
+
+
+def _drive(crew: list[User], start: threading.Event, pid: int | None, max_seconds: float, timeout: float) -> dict:
+    """Connect every user, start them at once, wait for them; the figures of the run."""
+    before = memory_mb(pid) if pid else None
+    users = len(crew)
+    questions_per_user = len(crew[0].questions) if crew else 0
     for user in crew:  # sessions opened before the clock starts: connecting is not answering
         user.connect()
         user.start()
@@ -251,9 +341,6 @@ def bench(url: str, users: int, questions_per_user: int, questions: list[str], m
     answers = len(latencies)
     peak_candidates = [v for v in (sampler.peak_rss, (after or {}).get("VmHWM"), (after or {}).get("VmRSS")) if v]
     return {
-        "url": url,
-        "users": users,
-        "questions_per_user": questions_per_user,
         "requests": requests,
         "answers": answers,
         "errors": len(errors),
@@ -282,8 +369,10 @@ def bench(url: str, users: int, questions_per_user: int, questions: list[str], m
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    if not is_loopback_url(args.url):
-        print(f"Refus : {args.url} n'est pas une adresse de la boucle locale (127.0.0.1, ::1, localhost). "
+    targets = args.api or [args.url]
+    refused = next((u for u in targets if not is_loopback_url(u)), None)
+    if refused:
+        print(f"Refus : {refused} n'est pas une adresse de la boucle locale (127.0.0.1, ::1, localhost). "
               "Ce banc de charge ne vise que l'interface lancée sur cette machine.", file=sys.stderr)
         return 2
     if not 1 <= args.users <= MAX_USERS or not 1 <= args.questions <= MAX_QUESTIONS:
@@ -304,15 +393,24 @@ def run(args: argparse.Namespace) -> int:
             print("Erreur : --auth attend utilisateur:mot-de-passe.", file=sys.stderr)
             return 2
         auth = (user, password)
-    report = bench(args.url, args.users, args.questions, questions, args.max_seconds, args.timeout, args.pid, auth)
+    if args.api:
+        key = args.key or next((k.strip() for k in os.environ.get("AIMF_API_KEYS", "").split(",") if k.strip()), None)
+        report = bench_api(args.api, args.users, args.questions, questions, args.max_seconds, args.timeout, key)
+    else:
+        report = bench(args.url, args.users, args.questions, questions, args.max_seconds, args.timeout, args.pid, auth)
     report["dataset"] = str(args.dataset) if args.dataset else "exemples intégrés"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     lat = report["latency_s"]
+    if args.api:
+        memory = ", ".join(f"{s['peak_rss_during_run_mb']} Mo" for s in report["servers"])
+        memory = f"mémoire max de chaque processus de l'API : {memory}"
+    else:
+        memory = f"mémoire max de l'interface {report['peak_rss_mb']} Mo"
     print(
         f"{report['answers']}/{args.users * args.questions} réponses, {report['errors']} erreur(s), "
         f"p50 {lat['p50']} s, p95 {lat['p95']} s, max {lat['max']} s, {report['answers_per_second']} réponses/s, "
-        f"mémoire max de l'interface {report['peak_rss_mb']} Mo → {args.out}",
+        f"{memory} → {args.out}",
         file=sys.stderr,
     )
     return 0 if report["errors"] == 0 and report["answers"] == args.users * args.questions else 1
