@@ -44,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--max-len", type=int, default=MAX_LEN)
     p.add_argument("--max-minutes", type=float, default=None, help="arrête l'entraînement après ce temps")
-    p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument("--max-steps", type=int, default=None, help="arrête après n pas (même calendrier de taux)")
     p.add_argument("--limit-questions", type=int, default=None, help="essai rapide : n premières questions d'entraînement")
     p.add_argument("--eval-limit", type=int, default=None, help="au plus n questions mesurées (sous-ensemble fixe)")
     p.add_argument("--threads", type=int, default=2)
@@ -125,8 +125,6 @@ def run(args: argparse.Namespace) -> int:
             rng.shuffle(part)
             batches += part
     total = int(len(batches) * args.epochs / math.ceil(args.epochs)) if args.epochs else 0
-    if args.max_steps is not None:
-        total = min(total, args.max_steps)
     head = [p for n, p in net.named_parameters() if n in names and n.startswith("head.")]
     body = [p for n, p in net.named_parameters() if n in names and not n.startswith("head.")]
     opt = torch.optim.AdamW([{"params": body, "lr": args.lr}, {"params": head, "lr": args.lr_head}], weight_decay=0.01)
@@ -137,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
     started, done, running = time.perf_counter(), 0, 0.0
     bar = tqdm(total=total, desc="entraînement", unit="pas")
     for step in range(total):
+        if args.max_steps is not None and step >= args.max_steps:
+            break
         if args.max_minutes is not None and time.perf_counter() - started > 60 * args.max_minutes:
             bar.write(f"temps écoulé : arrêt après {step} pas (refaire ce résultat : --max-steps {step})")
             break
@@ -177,7 +177,8 @@ def run(args: argparse.Namespace) -> int:
     }
     if cases:
         t0 = time.perf_counter()
-        figures["reader"] = measure(Reader(net, encoder, card), cases)
+        reader = Reader(net, encoder, card, bf16=settings.embedding_dtype == "bfloat16")
+        figures["reader"] = measure(reader, cases)
         figures["reader"]["seconds_per_sentence"] = round((time.perf_counter() - t0) / figures["reader"]["pairs"], 4)
         figures["measured_on"] = {"articles": "odd" if args.half == "even" else "even", "questions": len(cases)}
         print("lecteur :", json.dumps(figures["reader"]))

@@ -31,7 +31,7 @@ MODEL_DIR = Path(__file__).resolve().parent / "models" / "reader"
 WEIGHTS_NAME = "reader.safetensors"
 CARD_NAME = "card.json"
 FORMAT = "aimf-reader-1"
-MAX_LEN = 160
+MAX_LEN = 128
 # Token budgets inside MAX_LEN: the question and the candidate sentence are kept whole up to these; the context
 # (title, previous sentence) gets what remains, its end (the sentence just before) kept first.
 QUESTION_TOKENS = 40
@@ -168,12 +168,14 @@ class Reader:
     _cache: dict[tuple, "Reader"] = {}
     _cache_lock = threading.Lock()
 
-    def __init__(self, net, encoder: PairEncoder, card: dict[str, Any], batch_size: int = 32) -> None:
-        self.net, self.encoder, self.card, self.batch_size = net, encoder, card, batch_size
+    def __init__(self, net, encoder: PairEncoder, card: dict[str, Any], batch_size: int = 32, bf16: bool = True) -> None:
+        # bfloat16 matrix products (autocast; weights stay float32): as for the embeddings, about 2x faster on CPUs
+        # with bf16 instructions, for score changes far below the gaps between sentences.
+        self.net, self.encoder, self.card, self.batch_size, self.bf16 = net, encoder, card, batch_size, bf16
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, model_path: str | Path, folder: Path = MODEL_DIR) -> "Reader":
+    def open(cls, model_path: str | Path, folder: Path = MODEL_DIR, bf16: bool = True) -> "Reader":
         """The reader in ``folder`` on the base model at ``model_path``; ``ReaderError`` when it cannot be used."""
         import torch
         from safetensors.torch import load_file
@@ -196,7 +198,8 @@ class Reader:
             for name, value in trained.items():
                 params[name].copy_(value.to(torch.float32))
         net.eval()
-        return cls(net, PairEncoder(Path(model_path) / "tokenizer.json", int(card.get("max_len", MAX_LEN))), card)
+        encoder = PairEncoder(Path(model_path) / "tokenizer.json", int(card.get("max_len", MAX_LEN)))
+        return cls(net, encoder, card, bf16=bf16)
 
     @classmethod
     def load(cls, settings: Settings) -> "Reader | None":
@@ -208,10 +211,12 @@ class Reader:
 
         try:
             model_path = resolve_model_path(settings)
-            key = (model_path, str(MODEL_DIR))
+            folder = MODEL_DIR
+            bf16 = settings.embedding_dtype == "bfloat16"
+            key = (model_path, str(folder), bf16)
             with cls._cache_lock:
                 if key not in cls._cache:
-                    cls._cache[key] = cls.open(model_path)
+                    cls._cache[key] = cls.open(model_path, folder, bf16=bf16)
                 return cls._cache[key]
         except ReaderError as exc:
             log.warning("lecteur entraîné non utilisé : %s", exc)
@@ -227,7 +232,7 @@ class Reader:
         # Similar lengths batched together: padding is the main waste on short sentences.
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].ids))
         logits = np.zeros(len(encoded), dtype=np.float32)
-        with self._lock, torch.inference_mode():
+        with self._lock, torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             for k in range(0, len(order), self.batch_size):
                 idx = order[k : k + self.batch_size]
                 logits[idx] = self.net(**self.encoder.batch([encoded[i] for i in idx])).float().numpy()
