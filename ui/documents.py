@@ -73,13 +73,28 @@ def accept_upload(path: str | Path, original_name: str, corpus_dir: Path, max_mb
         raise UploadError(t("upload_size", lang, size=size_mb, mb=max_mb))
     folder = corpus_dir / UPLOAD_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    dest = folder / safe_name(original_name)
-    n = 2
-    while dest.exists():
-        dest = folder / f"{Path(safe_name(original_name)).stem}-{n}{suffix}"
-        n += 1
-    shutil.copyfile(src, dest)
+    name = safe_name(original_name)
+    with src.open("rb") as data:
+        dest, out = _create_exclusive(folder, Path(name).stem, suffix)
+        try:
+            with out:
+                shutil.copyfileobj(data, out)
+        except BaseException:
+            dest.unlink(missing_ok=True)  # ours: created above, no one else's
+            raise
     return dest
+
+
+def _create_exclusive(folder: Path, stem: str, suffix: str):
+    """A new file under a free name, created atomically (O_EXCL): two uploads of the same name never share a file,
+    so the one whose ingest fails removes only its own copy."""
+    n = 1
+    while True:
+        dest = folder / (f"{stem}{suffix}" if n == 1 else f"{stem}-{n}{suffix}")
+        try:
+            return dest, dest.open("xb")
+        except FileExistsError:
+            n += 1
 
 
 def ingest_upload(dest: Path, settings, assistant, lang: str) -> tuple[bool, str]:
