@@ -27,9 +27,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def read_records(path: Path) -> list[dict]:
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
     if path.suffix.lower() == ".csv":
-        return list(csv.DictReader(text.splitlines()))
+        # The export prefixes formula-like cells with an apostrophe (ui.feedback.csv_cell): removed again here.
+        with path.open(encoding="utf-8", newline="") as f:
+            return [{k: _uncell(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    text = path.read_text(encoding="utf-8")
     stripped = text.lstrip()
     if stripped.startswith("["):
         return json.loads(stripped)
@@ -41,6 +43,12 @@ def read_records(path: Path) -> list[dict]:
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{path}:{lineno}: JSON invalide ({exc.msg})") from None
     return records
+
+
+def _uncell(value):
+    if isinstance(value, str) and len(value) > 1 and value[0] == "'" and value[1] in "=+-@\t\r'":
+        return value[1:]
+    return value
 
 
 def _rating(value) -> int:

@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     from ui.feedback import FeedbackStore, export_lines
 
     settings = get_settings()
-    store = FeedbackStore(settings.feedback_path)
+    store = FeedbackStore.from_settings(settings)  # rows past the retention are purged first
     rows = store.rows()
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
