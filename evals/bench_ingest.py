@@ -1,6 +1,7 @@
 """`aimf bench ingest`: the whole pipeline's chunks/s against the raw ``encode`` throughput of the same model on the
 same texts (the chunks, and their sentences when sentence vectors are on: their ratio is the pipeline's overhead),
-and the time of a re-run on an unchanged corpus."""
+the time of a re-run on an unchanged corpus, and the PDF page-layout analysis time per page (words with positions,
+columns, headings, running lines, tables) on the corpus's PDFs."""
 
 from __future__ import annotations
 
@@ -19,6 +20,43 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", type=Path, default=None,
                    help="fichier SQuAD dont les paragraphes servent de textes (défaut : PIAF si présent, sinon corpus/)")
     p.add_argument("--out", type=Path, default=Path("bench-results/ingest.json"), help="rapport JSON")
+    p.add_argument("--pdf", type=Path, nargs="*", default=None, metavar="PDF",
+                   help="PDF (ou dossiers) dont mesurer la lecture de mise en page (défaut : les PDF du corpus)")
+    p.add_argument("--pdf-only", action="store_true", help="ne mesurer que la lecture des PDF")
+
+
+def pdf_layout_timing(paths: list[Path], repeats: int = 3) -> dict:
+    """Milliseconds per page to read each PDF's layout (best of ``repeats``: the machine is shared), wall clock and
+    processor time (the reading is single-threaded: on a quiet machine both agree; under load, processor time is
+    what the reading itself costs)."""
+    from ingest.pdf_layout import read_pdf
+
+    files = sorted({f for p in paths for f in ([p] if p.is_file() else p.rglob("*.pdf")) if f.suffix.lower() == ".pdf"})
+    per_file = []
+    for f in files:
+        best, best_cpu, pages = None, None, 0
+        for _ in range(repeats):
+            t0, c0 = time.perf_counter(), time.process_time()
+            try:
+                pages = read_pdf(f).pages
+            except Exception:
+                break
+            elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+            best = elapsed if best is None else min(best, elapsed)
+            best_cpu = cpu if best_cpu is None else min(best_cpu, cpu)
+        if best is not None and pages:
+            per_file.append({"file": f.name, "pages": pages, "ms_per_page": round(1000 * best / pages, 1),
+                             "cpu_ms_per_page": round(1000 * best_cpu / pages, 1)})
+    total_pages = sum(x["pages"] for x in per_file)
+    total_ms = sum(x["pages"] * x["ms_per_page"] for x in per_file)
+    total_cpu = sum(x["pages"] * x["cpu_ms_per_page"] for x in per_file)
+    return {
+        "pdf_files": len(per_file), "pdf_pages": total_pages,
+        "pdf_layout_ms_per_page": round(total_ms / total_pages, 1) if total_pages else None,
+        "pdf_layout_cpu_ms_per_page": round(total_cpu / total_pages, 1) if total_pages else None,
+        "pdf_layout_max_ms_per_page": max((x["ms_per_page"] for x in per_file), default=None),
+        "pdf_files_detail": per_file,
+    }
 
 
 def paragraphs(dataset: Path | None, corpus_dir: Path) -> list[str]:
@@ -57,6 +95,9 @@ def run(args: argparse.Namespace) -> int:
     from rag.store import Store
 
     base = get_settings()
+    pdf = pdf_layout_timing(args.pdf or [base.corpus_dir])
+    if getattr(args, "pdf_only", False):
+        return _write(args.out, pdf)
     texts = paragraphs(args.dataset, base.corpus_dir)
     if not texts:
         print("Erreur : aucun texte pour construire le corpus de mesure.")
@@ -101,9 +142,14 @@ def run(args: argparse.Namespace) -> int:
         "embedding_dtype": settings.embedding_dtype,
         "batch_size": settings.embedding_batch_size,
         "chunk_size": settings.chunk_size,
+        **pdf,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2))
-    print(f"Rapport écrit : {args.out}")
+    return _write(args.out, result)
+
+
+def _write(out: Path, result: dict) -> int:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    print(f"Rapport écrit : {out}")
     return 0

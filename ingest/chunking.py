@@ -49,12 +49,20 @@ def chunk_document(
     doc_lang = detect_lang(text[:5000])
     chunks: list[Document] = []
     segments = list(zip(bounds, bounds[1:]))
-    for n, (sec_start, sec_end) in enumerate(segments):
-        section = heading_at.get(sec_start) or _previous_heading(doc, sec_start)
+    page_cuts = set(doc.page_starts or [])
+    carried: int | None = None  # start of a heading that goes with the segment below it
+    for n, (own_start, sec_end) in enumerate(segments):
+        section = heading_at.get(own_start) or _previous_heading(doc, own_start)
+        if sec_start_is_lone_heading(text, own_start, sec_end, heading_at) and n + 1 < len(segments):
+            # A heading alone is no passage: it opens the passage below it, or, across a page break, it is only
+            # that passage's `section` (a passage stays on one page).
+            next_start = segments[n + 1][0]
+            carried = (carried if carried is not None else own_start) if next_start not in page_cuts else None
+            continue
+        sec_start = carried if carried is not None else own_start
+        carried = None
         segment = text[sec_start:sec_end]
-        if sec_start in heading_at and segment.strip() == heading_at[sec_start] and n + 1 < len(segments):
-            continue  # a heading alone is no passage: it is the `section` of the passages below it
-        table = tables.get(sec_start)
+        table = tables.get(own_start)
         pieces = _table_pieces(segment, chunk_size) if table else _located(splitter.split_text(segment), segment, chunk_overlap)
         for local, piece in pieces:
             start = sec_start + local
@@ -77,6 +85,10 @@ def chunk_document(
                 metadata["table"] = table.caption  # repeated with every part of the table (see embedding_text)
             chunks.append(Document(id=chunk_id(source, position, piece), page_content=piece, metadata=metadata))
     return chunks
+
+
+def sec_start_is_lone_heading(text: str, start: int, end: int, heading_at: dict[int, str]) -> bool:
+    return start in heading_at and text[start:end].strip() == heading_at[start]
 
 
 def _table_start(table: TableSpan) -> int:

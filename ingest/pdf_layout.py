@@ -93,25 +93,33 @@ def _quiet_loggers(handler: _Collect) -> list[tuple[logging.Logger, bool, list]]
 def read_pdf(path: Path) -> PdfLayout:
     import time
 
-    import pdfplumber
     from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
     from pdfminer.pdfparser import PDFSyntaxError
+    from pdfminer.psexceptions import PSEOF
+
+    from ingest.pdf_words import MIN_RULES, read_words
 
     handler = _Collect()
     saved = _quiet_loggers(handler)
     started = time.perf_counter()
     try:
         try:
-            with pdfplumber.open(str(path)) as pdf:
-                info_title = _decode_meta((pdf.metadata or {}).get("Title"))
-                pages = [_read_page(page, number) for number, page in enumerate(pdf.pages, start=1)]
+            info_title, raw = read_words(path)
+            ruled = [p.number for p in raw if p.rules >= MIN_RULES]
+            tables = _find_tables(path, ruled) if ruled else {}
+            pages = [_read_page(p, tables.get(p.number, [])) for p in raw]
         except LoadError:
             raise
         except Exception as exc:  # pdfminer raises assorted errors on damaged files; pdfplumber wraps them
             inner = exc.args[0] if type(exc).__name__ == "PdfminerException" and exc.args else exc
             if isinstance(inner, (PDFPasswordIncorrect, PDFEncryptionError)) or "crypt" in type(inner).__name__.lower():
                 raise LoadError("PDF chiffré (protégé par un mot de passe) : fournissez une version non protégée") from exc
-            detail = str(inner) if isinstance(inner, PDFSyntaxError) else f"{type(inner).__name__}: {inner}"
+            if isinstance(inner, PSEOF):
+                detail = "fin de fichier inattendue : fichier tronqué ou incomplet ?"
+            elif isinstance(inner, PDFSyntaxError):
+                detail = str(inner)
+            else:
+                detail = f"{type(inner).__name__}: {inner}"
             raise LoadError(f"PDF illisible ou endommagé ({detail.strip(': ')})") from exc
     finally:
         for log, propagate, handlers in saved:
@@ -125,16 +133,6 @@ def read_pdf(path: Path) -> PdfLayout:
     return layout
 
 
-def _decode_meta(value) -> str:
-    if isinstance(value, bytes):
-        for encoding in ("utf-16", "utf-8", "latin-1"):
-            try:
-                return value.decode(encoding)
-            except UnicodeDecodeError:
-                continue
-    return str(value or "")
-
-
 @dataclass
 class _Page:
     number: int
@@ -144,28 +142,31 @@ class _Page:
     images: int
 
 
-def _read_page(page, number: int) -> _Page:
-    tables = _find_tables(page)
-    boxes = [t.bbox for t in tables]
-    words = page.extract_words(x_tolerance=1.5, y_tolerance=2, keep_blank_chars=False, extra_attrs=["size", "fontname"])
-    words = [w for w in words if not any(_inside(w, b) for b in boxes)]
-    lines = _group_lines(words, number)
-    for table in tables:
-        rows = _table_rows(table)
+def _read_page(page, tables: list[tuple[tuple, list[list[str | None]]]]) -> _Page:
+    words = [w for w in page.words if not any(_inside(w, box) for box, _ in tables)]
+    lines = _group_lines(words, page.number)
+    for (x0, top, x1, bottom), rows in tables:
         sentences = row_sentences(rows)
         if sentences:
-            x0, top, x1, bottom = table.bbox
-            lines.append(Line(top, bottom, x0, x1, "", 0.0, False, number, table=("", sentences)))
+            lines.append(Line(top, bottom, x0, x1, "", 0.0, False, page.number, table=("", sentences)))
     lines.sort(key=lambda l: (l.top, l.x0))
-    return _Page(number, float(page.width), float(page.height), lines, len(page.images))
+    return _Page(page.number, page.width, page.height, lines, page.images)
 
 
-def _find_tables(page) -> list:
-    """Ruled tables only (cells drawn with lines or rectangles); a page without any drawn line has none, and the
-    search, the costliest step, is skipped for it."""
-    if not (page.objects.get("line") or page.objects.get("rect")):
-        return []
-    return [t for t in page.find_tables() if len(t.rows) >= 2 and max(len(r.cells) for r in t.rows) >= 2]
+def _find_tables(path: Path, numbers: list[int]) -> dict[int, list]:
+    """Ruled tables (cells drawn with lines or rectangles) of the given pages, by pdfplumber's table finder: the
+    costliest step, so only pages that draw enough lines are searched."""
+    import pdfplumber
+
+    out: dict[int, list] = {}
+    with pdfplumber.open(str(path)) as pdf:
+        for n in numbers:
+            found = []
+            for t in pdf.pages[n - 1].find_tables():
+                if len(t.rows) >= 2 and max(len(r.cells) for r in t.rows) >= 2:
+                    found.append((t.bbox, _table_rows(t)))
+            out[n] = found
+    return out
 
 
 def _inside(word: dict, bbox: tuple) -> bool:
