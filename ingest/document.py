@@ -97,7 +97,7 @@ def assemble(blocks: list[Block], title: str, kind: str, paged: bool = False) ->
     if not text.strip():
         raise LoadError("aucun texte extractible (fichier vide ?)")
     return LoadedDocument(
-        text=text, title=clean_inline(title).replace("\n", " ") or "", kind=kind,
+        text=text, title=" ".join(clean_inline(title).split()), kind=kind,
         headings=headings, page_starts=page_starts if paged else None, tables=tables,
     )
 

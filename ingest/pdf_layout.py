@@ -399,11 +399,13 @@ def _title_from_running(dropped: list[str]) -> str:
 
 def _is_heading(line: Line, body_size: float) -> bool:
     text = line.text.strip()
-    if not text or len(text) > 150 or len(text.split()) > 16 or _LIST_MARK.match(text):
+    if not text or len(text) > 150 or len(text.split()) > 16:
         return False
     if text[-1:] in ".,;" or not any(c.isalpha() for c in text):
         return False
-    return line.size >= body_size * 1.15 or (line.bold and line.size >= body_size * 0.95)
+    if line.size >= body_size * 1.15:
+        return True  # numbered ones too ("2. Les règles d'intervention")
+    return line.bold and line.size >= body_size * 0.95 and not _LIST_MARK.match(text)
 
 
 def _paragraphs(lines: list[Line], body_size: float, vocab: Vocabulary, page: int) -> list[Block]:
@@ -439,15 +441,18 @@ def _paragraphs(lines: list[Line], body_size: float, vocab: Vocabulary, page: in
             prev = line
             continue
         heading = _is_heading(line, body_size)
-        new = (
-            not current
-            or heading != current_heading
-            or (heading and abs(line.size - current[-1].size) > 0.5)
-            or bool(_LIST_MARK.match(line.text))
-            or looks_like_caption(line.text)
-            or (line.stream == prev.stream and line.top - prev.top > 1.35 * pitch)
-            or (line.stream != prev.stream and (_SENTENCE_END.search(prev.text) or line.text[:1].isupper()))
-        )
+        if heading and current_heading and current:
+            # A heading wrapped on two lines: same size, set at its own (larger) line spacing.
+            new = abs(line.size - current[-1].size) > 0.5 or line.top - prev.top > 1.6 * line.size or line.stream != prev.stream
+        else:
+            new = (
+                not current
+                or heading != current_heading
+                or bool(_LIST_MARK.match(line.text))
+                or looks_like_caption(line.text)
+                or (line.stream == prev.stream and line.top - prev.top > 1.35 * pitch)
+                or (line.stream != prev.stream and (_SENTENCE_END.search(prev.text) or line.text[:1].isupper()))
+            )
         if new:
             flush()
             current_heading = heading
