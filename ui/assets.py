@@ -4,7 +4,7 @@ theme uses the fonts bundled with Gradio (no font or asset is fetched from anoth
 from __future__ import annotations
 
 CSS = """
-.gradio-container { max-width: 1380px !important; margin: 0 auto !important; }
+.gradio-container { max-width: 1380px !important; width: 100% !important; margin: 0 auto !important; min-width: 0 !important; }
 #aimf-header { align-items: center; gap: 12px; border-bottom: 1px solid var(--border-color-primary);
   padding-bottom: 10px; margin-bottom: 4px; }
 #aimf-header h1 { margin: 0; font-size: 1.55rem; font-weight: 700; color: var(--color-accent); letter-spacing: -0.01em; }
@@ -57,6 +57,29 @@ details.aimf-further .aimf-card { margin-top: 8px; border-left-color: var(--bord
 #aimf-examples .gallery-item, #aimf-examples button { font-size: 0.88rem !important; }
 footer { display: none !important; }
 #aimf-docs, #aimf-docs * { font-family: var(--font) !important; }
+#aimf-docs th .header { white-space: nowrap; word-break: normal; }
+#aimf-docs { min-width: 0 !important; max-width: 100%; }
+#aimf-docs .table-wrap { max-width: 100%; overflow-x: auto; }
+/* Flex items grow to their widest child by default: the page's frame must not, or a wide table widens the page. */
+.gradio-container > .main, .gradio-container > .main > .wrap, .gradio-container > .main > .wrap > main.contain {
+  min-width: 0 !important; }
+.aimf-lang-note { display: block; font-size: 0.85rem; color: var(--body-text-color-subdued); }
+.aimf-around { color: var(--body-text-color-subdued); }
+.aimf-fine-print, .aimf-fine-print p { font-size: 0.78rem !important; color: var(--body-text-color-subdued); }
+.aimf-unsupported { font-size: 0.72em; font-weight: 600; color: #8a4b00; background: #fff0d6; border: 1px solid #f0c36d;
+  border-radius: 4px; padding: 0 4px; margin-left: 3px; white-space: nowrap; vertical-align: 1px; }
+.aimf-length { font-size: 0.82rem; color: #a3361a; margin: 4px 2px 0; }
+/* Phones: the header stacks, and the passage view opens as a sheet over the bottom of the screen, where the tap was,
+   instead of below the whole chat (about 900 px lower, off screen). */
+@media (max-width: 768px) {
+  #aimf-header { flex-direction: column; align-items: stretch; }
+  #aimf-header > * { width: 100% !important; max-width: none !important; min-width: 0 !important; }
+  #aimf-header h1 { font-size: 1.3rem; }
+  #aimf-context-box { position: fixed !important; left: 6px; right: 6px; bottom: 6px; z-index: 1000; max-height: 72vh;
+    overflow-y: auto; background: var(--background-fill-primary); box-shadow: 0 -6px 28px rgba(0, 0, 0, .25);
+    padding: 8px; width: auto !important; }
+  .aimf-context-text { max-height: 42vh; }
+}
 """
 
 # The sources panel's script: a click on a card, or on a [n] marker in the chat, asks the server for that passage.
@@ -82,6 +105,67 @@ if (!window.__aimfMarkerListener) {
   });
 }
 """
+
+
+# Gradio's own words (the drop zone, the thumbs and the bin above the chat) come from the browser's language; this
+# script gives them the interface's, again whenever Gradio redraws them. It also counts the question's characters
+# once it passes the limit, rather than the box cutting a pasted question silently.
+_HEAD_JS = """
+(() => {
+  const WORDS = {
+    fr: {like: "J'aime", dislike: "Je n'aime pas", clear: "Effacer la conversation", drop: "Déposez le fichier ici",
+         or: "- ou -", click: "Cliquez pour choisir un fichier",
+         long: (n, max) => `Question trop longue : ${n.toLocaleString('fr-FR')} caractères (maximum ${max.toLocaleString('fr-FR')}).`},
+    en: {like: "Like", dislike: "Dislike", clear: "Clear conversation", drop: "Drop the file here", or: "- or -",
+         click: "Click to choose a file",
+         long: (n, max) => `Question too long: ${n.toLocaleString('en')} characters (at most ${max.toLocaleString('en')}).`},
+  };
+  let lang = 'fr';
+  const label = (el, text) => {
+    if (el.getAttribute('aria-label') !== text) el.setAttribute('aria-label', text);
+    if (el.title !== text) el.title = text;
+  };
+  const apply = () => {
+    const w = WORDS[lang] || WORDS.fr;
+    document.querySelectorAll('#aimf-chat .message-buttons').forEach((box) => {
+      const b = box.querySelectorAll('button');  // feedback options (Like, Dislike) render as [dislike, like]
+      if (b.length >= 2) { label(b[b.length - 2], w.dislike); label(b[b.length - 1], w.like); }
+    });
+    document.querySelectorAll('#aimf-chat .top-panel button').forEach((b) => label(b, w.clear));
+    const or = document.querySelector('#aimf-upload span.or');
+    if (or) {
+      const set = (node, text) => { if (node && node.nodeType === 3 && node.nodeValue.trim() && node.nodeValue.trim() !== text) node.nodeValue = ` ${text} `; };
+      let before = or.previousSibling; while (before && before.nodeType === 3 && !before.nodeValue.trim()) before = before.previousSibling;
+      let after = or.nextSibling; while (after && after.nodeType === 3 && !after.nodeValue.trim()) after = after.nextSibling;
+      set(before, w.drop); set(after, w.click);
+      if (or.textContent !== w.or) or.textContent = w.or;
+    }
+    const box = document.querySelector('#aimf-question');
+    const area = box && box.querySelector('textarea');
+    if (area) {
+      let note = box.querySelector('.aimf-length');
+      const n = area.value.trim().length;
+      const text = n > MAX_QUESTION ? w.long(n, MAX_QUESTION) : '';
+      if (!note && text) { note = document.createElement('div'); note.className = 'aimf-length'; box.appendChild(note); }
+      if (note && note.textContent !== text) note.textContent = text;
+      if (!area.__aimfCounted) { area.__aimfCounted = true; area.addEventListener('input', apply); }
+    }
+  };
+  let queued = false;
+  const later = () => { if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; apply(); }); } };
+  window.__aimfSetLang = (lg) => { lang = WORDS[lg] ? lg : 'fr'; document.documentElement.dataset.aimfLang = lang; apply(); };
+  const start = () => {
+    new MutationObserver(later).observe(document.body, {subtree: true, childList: true, attributes: true,
+                                                         attributeFilter: ['aria-label'], characterData: true});
+    apply();
+  };
+  if (document.body) start(); else document.addEventListener('DOMContentLoaded', start);
+})();
+"""
+
+
+def head_script(max_question_chars: int) -> str:
+    return f"<script>const MAX_QUESTION = {int(max_question_chars)};{_HEAD_JS}</script>"
 
 
 def theme():

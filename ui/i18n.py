@@ -74,7 +74,21 @@ LABELS: dict[str, dict[str, str]] = {
     "file": {"fr": "Fichier", "en": "File"},
     "chars": {"fr": "caractères", "en": "characters"},
     "close": {"fr": "Fermer", "en": "Close"},
-    "writer_used": {"fr": "Rédigé par", "en": "Written by"},
+    "written_extractive": {"fr": "Réponse citée mot pour mot depuis les documents (sans modèle de langue).",
+                           "en": "Answer quoted word for word from the documents (no language model)."},
+    "written_llamacpp": {"fr": "Réponse rédigée par le modèle de langue local, à partir des passages cités.",
+                         "en": "Answer written by the local language model from the cited passages."},
+    "written_openai": {"fr": "Réponse rédigée par le modèle de langue du serveur, à partir des passages cités.",
+                       "en": "Answer written by the server's language model from the cited passages."},
+    "written_other": {"fr": "Réponse rédigée par : {name}.", "en": "Answer written by: {name}."},
+    "lang_note_quoted": {"fr": "Réponse citée depuis des documents en {doc_lang}.",
+                         "en": "Answer quoted from {doc_lang} documents."},
+    "lang_note_based": {"fr": "Réponse fondée sur des documents en {doc_lang}.", "en": "Answer based on {doc_lang} documents."},
+    "lang_name_fr": {"fr": "français", "en": "French"},
+    "lang_name_en": {"fr": "anglais", "en": "English"},
+    "unsupported": {"fr": "non étayé", "en": "unsupported"},
+    "unsupported_help": {"fr": "Les passages cités ne confirment pas cette phrase : vérifiez-la avant de la reprendre.",
+                         "en": "The cited passages do not confirm this sentence: check it before using it."},
     "feedback_thanks": {
         "fr": "Merci pour votre avis ! Un commentaire pour les évaluateurs ? (facultatif)",
         "en": "Thank you for your feedback! A comment for the evaluators? (optional)",
@@ -86,6 +100,21 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "send_comment": {"fr": "Envoyer le commentaire", "en": "Send the comment"},
     "feedback_saved": {"fr": "Merci, votre avis est enregistré.", "en": "Thank you, your feedback is saved."},
+    "comment_saved": {"fr": "Merci, votre commentaire est enregistré.", "en": "Thank you, your comment is saved."},
+    "comment_too_long": {
+        "fr": "Commentaire trop long ({n} caractères, maximum {max}) : raccourcissez-le puis renvoyez-le.",
+        "en": "Comment too long ({n} characters, at most {max}): shorten it and send it again.",
+    },
+    "feedback_stored": {
+        "fr": "Un avis enregistre la question, la réponse, ses citations et votre commentaire ; il est conservé "
+              "{days} jours au plus.",
+        "en": "Feedback stores the question, the answer, its citations and your comment; it is kept at most {days} "
+              "days.",
+    },
+    "feedback_stored_forever": {
+        "fr": "Un avis enregistre la question, la réponse, ses citations et votre commentaire.",
+        "en": "Feedback stores the question, the answer, its citations and your comment.",
+    },
     "feedback_nothing": {"fr": "Aucune réponse à évaluer pour l'instant.", "en": "No answer to rate yet."},
     "feedback_removed": {"fr": "Avis retiré.", "en": "Feedback withdrawn."},
     "error_unexpected": {
@@ -119,8 +148,8 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "upload_button": {"fr": "Indexer le document", "en": "Index the document"},
     "upload_disabled": {
-        "fr": "L'ajout de documents depuis l'interface est désactivé (réglage AIMF_UI_ALLOW_UPLOAD).",
-        "en": "Adding documents from the interface is disabled (setting AIMF_UI_ALLOW_UPLOAD).",
+        "fr": "L'ajout de documents depuis l'interface est désactivé par l'administrateur.",
+        "en": "Adding documents from the interface is turned off by the administrator.",
     },
     "upload_none": {"fr": "Choisissez d'abord un fichier.", "en": "Choose a file first."},
     "upload_type": {
@@ -128,8 +157,8 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "Unsupported format ({ext}): accepted formats: {types}.",
     },
     "upload_size": {
-        "fr": "Fichier trop volumineux ({size:.1f} Mo) : la limite est de {mb:g} Mo (réglage AIMF_UI_MAX_UPLOAD_MB).",
-        "en": "File too large ({size:.1f} MB): the limit is {mb:g} MB (setting AIMF_UI_MAX_UPLOAD_MB).",
+        "fr": "Fichier trop volumineux ({size:.1f} Mo) : la limite est de {mb:g} Mo.",
+        "en": "File too large ({size:.1f} MB): the limit is {mb:g} MB.",
     },
     "upload_ok": {"fr": "« {name} » est indexé : {chunks} passage(s).", "en": "“{name}” is indexed: {chunks} passage(s)."},
     "upload_same": {
@@ -138,6 +167,35 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "upload_failed": {"fr": "« {name} » n'a pas pu être indexé : {reason}", "en": "“{name}” could not be indexed: {reason}"},
 }
+
+
+# Settings a writer's unavailability may name, in words a user reads (the reasons come from rag/ in French).
+SETTING_NAMES: dict[str, dict[str, str]] = {
+    "AIMF_LLM_MODEL_PATH": {"fr": "le fichier du modèle local", "en": "the local model file"},
+    "AIMF_LLM_BASE_URL": {"fr": "l'adresse du serveur de modèle", "en": "the model server's address"},
+    "AIMF_LLM_MODEL": {"fr": "le nom du modèle", "en": "the model name"},
+    "AIMF_LLM_API_KEY": {"fr": "la clé d'accès au serveur", "en": "the server's access key"},
+}
+_REASONS: list[tuple[str, dict[str, str]]] = [
+    (r"^(AIMF_[A-Z_]+) non défini$", {"fr": "{setting} n'est pas configuré", "en": "{setting} is not configured"}),
+    (r"^serveur injoignable à (.+)$", {"fr": "serveur injoignable ({0})", "en": "server unreachable ({0})"}),
+    (r"^llama-cpp-python n'est pas installé.*$",
+     {"fr": "le moteur local (llama-cpp-python) n'est pas installé", "en": "the local engine (llama-cpp-python) is not installed"}),
+]
+
+
+def human_reason(reason: str, lang: str) -> str:
+    """A writer's unavailability in plain words: setting names replaced by what they are."""
+    import re
+
+    for pattern, texts in _REASONS:
+        m = re.match(pattern, reason.strip())
+        if m:
+            groups = m.groups()
+            named = groups[0] if groups and groups[0].startswith("AIMF_") else ""
+            setting = SETTING_NAMES.get(named, {}).get(lang, named)
+            return (texts.get(lang) or texts[DEFAULT_LANG]).format(*groups, setting=setting)
+    return re.sub(r"AIMF_[A-Z_]+", lambda m: SETTING_NAMES.get(m.group(0), {}).get(lang, m.group(0)), reason)
 
 
 def t(key: str, lang: str = DEFAULT_LANG, **values) -> str:

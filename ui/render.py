@@ -12,7 +12,7 @@ import html
 import re
 from typing import Any
 
-from ui.i18n import t
+from ui.i18n import LABELS, LANGS, t
 
 MARKER = re.compile(r"\[(\d+)\]")
 EXCERPT_CONTEXT = 180  # characters of passage shown around the quote on a card
@@ -67,14 +67,47 @@ def quote_span(passage: str, quote: str, start: int | None, end: int | None) -> 
     return None
 
 
-def highlighted(passage: str, span: tuple[int, int] | None, context: int | None = None) -> str:
-    """The passage (or `context` characters around the quote) escaped, with the quote in <mark>."""
+_BULLET = re.compile(r"^\s*(?:[-*•–]|\d+[.)])\s+")
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", " ", MARKER.sub(" ", text)).strip()
+
+
+def quoted_spans(passage: str, span: tuple[int, int] | None, answer: str) -> list[tuple[int, int]]:
+    """The parts of the quote span to highlight: one span per passage sentence the answer quotes word for word, so
+    that text lying between two quoted sentences is not marked; the whole span when the answer quotes none of them
+    verbatim (a written answer, whose quote is the one supporting sentence)."""
     if span is None:
+        return []
+    from rag.text import split_sentences
+
+    a, b = span
+    said = _squash(answer)
+    inside = [(max(a, s), min(b, e)) for s, e in split_sentences(passage) if s < b and e > a]
+    quoted = [(s, e) for s, e in inside if _squash(_BULLET.sub("", passage[s:e])) and
+              _squash(_BULLET.sub("", passage[s:e])) in said]
+    if not quoted:
+        return [span]
+    merged: list[tuple[int, int]] = []
+    for s, e in quoted:  # neighbours separated by blanks only read as one highlight
+        if merged and not passage[merged[-1][1]:s].strip():
+            merged[-1] = (merged[-1][0], e)
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def highlighted(passage: str, span: tuple[int, int] | list[tuple[int, int]] | None, context: int | None = None) -> str:
+    """The passage (or `context` characters around the quote) escaped, with each quoted span in its own <mark>."""
+    spans = [span] if isinstance(span, tuple) else list(span or [])
+    if not spans:
         if context is not None and len(passage) > 2 * context:
             return esc(passage[: 2 * context].rstrip()) + "…"
         return esc(passage)
-    a, b = span
-    before, quote, after = passage[:a], passage[a:b], passage[b:]
+    spans.sort()
+    a, b = spans[0][0], spans[-1][1]
+    before, after = passage[:a], passage[b:]
     if context is not None:
         if len(before) > context:
             cut = before[-context:]
@@ -82,7 +115,18 @@ def highlighted(passage: str, span: tuple[int, int] | None, context: int | None 
         if len(after) > context:
             cut = after[:context]
             after = (cut[: cut.rfind(" ")] if " " in cut else cut) + "…"
-    return f"{esc(before)}<mark>{esc(quote)}</mark>{esc(after)}"
+    middle, pos = [], a
+    for s, e in spans:
+        middle.append(f"{esc(passage[pos:s])}<mark>{esc(passage[s:e])}</mark>")
+        pos = e
+    return f"{esc(before)}{''.join(middle)}{esc(after)}"
+
+
+def citation_spans(c: dict, answer: str) -> tuple[str, list[tuple[int, int]]]:
+    """(passage, spans to highlight) of one citation of an answer."""
+    passage = c.get("passage") or c.get("quote", "")
+    span = quote_span(passage, c.get("quote", ""), c.get("quote_start"), c.get("quote_end"))
+    return passage, quoted_spans(passage, span, answer)
 
 
 def _meta_line(item: dict, lang: str) -> str:
@@ -129,8 +173,8 @@ def sources_html(record: dict | None, turn: int | None, lang: str, selected: tup
             f'<p>{esc(t("abstained_body", lang))}</p></div>'
         )
     for i, c in enumerate(record.get("citations") or []):
-        span = quote_span(c.get("passage") or c.get("quote", ""), c.get("quote", ""), c.get("quote_start"), c.get("quote_end"))
-        body = highlighted(c.get("passage") or c.get("quote", ""), span, EXCERPT_CONTEXT)
+        passage, spans = citation_spans(c, record.get("text", ""))
+        body = highlighted(passage, spans, EXCERPT_CONTEXT)
         parts.append(_card(turn, "c", i, str(c.get("n", i + 1)), c, body, lang, selected == ("c", i)))
     further = record.get("further") or []
     if further:
@@ -144,28 +188,70 @@ def sources_html(record: dict | None, turn: int | None, lang: str, selected: tup
         else:
             parts.append(f'<details class="aimf-further"><summary>{esc(heading)} ({len(cards)})</summary>{"".join(cards)}</details>')
     if record.get("generator"):
-        parts.append(f'<div class="aimf-writer">{esc(t("writer_used", lang))} : {esc(record["generator"])}</div>'
-                     if lang == "fr" else f'<div class="aimf-writer">{esc(t("writer_used", lang))}: {esc(record["generator"])}</div>')
+        parts.append(f'<div class="aimf-writer">{esc(writer_line(record["generator"], lang))}</div>')
     parts.append("</div>")
     return "".join(parts)
+
+
+def writer_line(generator: str, lang: str) -> str:
+    """Who wrote the answer, in plain words."""
+    key = f"written_{generator}"
+    return t(key, lang) if key in LABELS else t("written_other", lang, name=generator)
+
+
+def lang_note(record: dict) -> str:
+    """One line in the question's language when every cited passage is in another language ("Answer quoted from
+    French documents"); "" otherwise."""
+    asked = record.get("lang") or ""
+    langs = {c.get("lang") for c in record.get("citations") or []}
+    if asked not in LANGS or len(langs) != 1:
+        return ""
+    (doc_lang,) = langs
+    if doc_lang not in LANGS or doc_lang == asked:
+        return ""
+    key = "lang_note_quoted" if record.get("generator") == "extractive" else "lang_note_based"
+    return t(key, asked, doc_lang=t(f"lang_name_{doc_lang}", asked))
+
+
+def answer_html(record: dict, turn: int) -> str:
+    """The answer as the chat shows it: its text with clickable markers, and the language note under it."""
+    note = lang_note(record)
+    body = chat_text(record.get("text", ""), turn)
+    return body + (f'\n\n<em class="aimf-lang-note">{esc(note)}</em>' if note else "")
 
 
 def searching_html(lang: str) -> str:
     return f'<div class="aimf-sources aimf-empty"><p class="aimf-pulse">{esc(t("searching", lang))}</p></div>'
 
 
-def context_html(record: dict, kind: str, idx: int, lang: str) -> str:
-    """One passage whole, the quote highlighted, with where it comes from (file, page, section, offsets)."""
+def passage_offsets(record: dict, kind: str, idx: int) -> tuple[str, int, int] | None:
+    """(source, start, end) of a passage shown in the panel, as offsets into its document's text."""
+    items = record.get("citations" if kind == "c" else "further") or []
+    if not 0 <= idx < len(items):
+        return None
+    item = items[idx]
+    if kind == "c":
+        passage = item.get("passage") or item.get("quote", "")
+        start = int(item.get("start") or 0) - int(item.get("quote_start") or 0)
+        return item.get("source", ""), max(0, start), max(0, start) + len(passage)
+    return item.get("source", ""), int(item.get("start") or 0), int(item.get("start") or 0) + len(item.get("text", ""))
+
+
+def context_html(record: dict, kind: str, idx: int, lang: str, around: tuple[str, str] = ("", "")) -> str:
+    """One passage whole, the quote highlighted, with the document's text around it (``around``: before, after)
+    shown subdued, and where it comes from (file, page, section, offsets)."""
     items = record.get("citations" if kind == "c" else "further") or []
     if not 0 <= idx < len(items):
         return ""
     item = items[idx]
     if kind == "c":
-        passage = item.get("passage") or item.get("quote", "")
-        span = quote_span(passage, item.get("quote", ""), item.get("quote_start"), item.get("quote_end"))
+        passage, span = citation_spans(item, record.get("text", ""))
         number = f"[{item.get('n', idx + 1)}] "
     else:
         passage, span, number = item.get("text", ""), None, ""
+    before, after = around
+    before = f'<span class="aimf-around">…{esc(before)}</span>\n' if before.strip() else ""
+    after = f'\n<span class="aimf-around">{esc(after)}…</span>' if after.strip() else ""
     meta = [f"{esc(t('file', lang))} : {esc(item.get('source', ''))}" if lang == "fr"
             else f"{esc(t('file', lang))}: {esc(item.get('source', ''))}"]
     if item.get("page"):
@@ -179,5 +265,6 @@ def context_html(record: dict, kind: str, idx: int, lang: str) -> str:
         f'<div class="aimf-context"><div class="aimf-context-head">{esc(t("context_title", lang))}</div>'
         f'<div class="aimf-context-title">{esc(number)}{esc(item.get("title") or item.get("source", ""))}</div>'
         f'<div class="aimf-context-meta">{" · ".join(meta)}</div>'
-        f'<div class="aimf-context-text">{highlighted(passage, span)}</div></div>'
+        f'<div class="aimf-context-text">{before}<span class="aimf-passage">{highlighted(passage, span)}</span>{after}'
+        f'</div></div>'
     )
