@@ -25,6 +25,7 @@ _PAGE_NUMBER = re.compile(
     r"^(?:[-–—]\s*)?(?:page|p\.)?\s*\d{1,4}\s*(?:(?:sur|/|of|de)\s*\d{1,4})?(?:\s*[-–—])?$", re.IGNORECASE
 )
 _PAGE_WORDS = re.compile(r"\s*[-–—|·•]?\s*\b(?:page|p\.)\s*#(?:\s*(?:sur|/|of|de)\s*#)?\s*[-–—|·•]?\s*", re.IGNORECASE)
+_PAGE_IN_LINE = re.compile(r"\b(page|p\.)\s*\d+(?:(\s*(?:sur|/|of|de)\s*)\d+)?", re.IGNORECASE)
 _LIST_MARK = re.compile(r"^(?:\d{1,3}[.)]|[a-zA-Z][.)]|[•●▪◦‣∙·*–-])\s")
 _SENTENCE_END = re.compile(r"[.!?:;»…)]$")
 _BOLD = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
@@ -350,7 +351,8 @@ def _lay_out(pages: list[_Page], info_title: str) -> PdfLayout:
         body = []
         for i, line in enumerate(page.lines):
             if (p, i) in drop:
-                shown = re.sub(r"\d+", "#", line.text) if _PAGE_NUMBER.match(line.text.strip()) else line.text
+                shown = _PAGE_IN_LINE.sub(lambda m: f"{m.group(1)} #" + (f"{m.group(2)}#" if m.group(2) else ""), line.text)
+                shown = re.sub(r"\d+", "#", shown) if _PAGE_NUMBER.match(line.text.strip()) else shown
                 key = _running_key(line.text)
                 if all(_running_key(d) != key for d in dropped):
                     dropped.append(shown)
