@@ -353,3 +353,18 @@ def test_keys_module_rules():
     assert keys.role("Bearer adm") == "admin"
     assert keys.role("Bearer a") is None and keys.role("a1") is None and keys.role(None) is None
     assert not Keys([], []).required and Keys([], ["x"]).required
+
+
+def test_load_bench_drives_the_api(api):
+    """`aimf bench load --api`: concurrent users with their conversations, every answer checked (markers resolve)."""
+    from ui.bench_load import BUILTIN_QUESTIONS, bench_api
+
+    server = api[0]
+    report = bench_api([server.url, server.url], users=3, questions_per_user=2, questions=BUILTIN_QUESTIONS,
+                       max_seconds=300, timeout=120, key=USER_KEY)
+    assert report["errors"] == 0, report["error_samples"]
+    assert report["answers"] == 6 and report["invalid_citations"] == 0
+    assert len(report["servers"]) == 2 and report["servers"][0]["pid"] == os.getpid()  # this process serves
+    bad = bench_api([server.url], users=1, questions_per_user=1, questions=BUILTIN_QUESTIONS, max_seconds=60,
+                    timeout=60, key="mauvaise-cle")
+    assert bad["errors"] == 1 and "401" in bad["error_samples"][0]
