@@ -13,7 +13,7 @@ import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from evals.metrics import QUESTION_METRICS, abstention_scores, mean, percentile
+from evals.metrics import QUESTION_METRICS, abstention_scores, mean, percentile, upgrade
 
 DEFAULT_RESAMPLES, DEFAULT_SEED = 2000, 20261129
 
@@ -42,11 +42,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def load_run(folder: Path) -> tuple[str, dict, dict[str, dict]]:
     folder = Path(folder)
-    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    summary = upgrade(json.loads((folder / "summary.json").read_text(encoding="utf-8")))
     records = {}
     for line in (folder / "results.jsonl").read_text(encoding="utf-8").splitlines():
         if line.strip():
             r = json.loads(line)
+            upgrade(r.get("metrics", {}))  # runs recorded under older metric names
             records[r["id"]] = r
     label = summary.get("config", {}).get("label") or folder.name
     return label, summary, records

@@ -1,7 +1,9 @@
 """`aimf eval gate --summary DIR/summary.json [--floors evals/floors.json]`: exit 1 when a metric is below its floor.
 
 floors.json: {"floors": {metric: minimum}, ...}; a metric missing from the summary or undefined (null) fails too,
-since "not measured" must not pass as "fine"."""
+since "not measured" must not pass as "fine" — unless the summary says why it does not apply (``<metric>_note``,
+e.g. faithfulness for the extractive writer), which is printed instead. Summaries written under older metric names
+are read under today's."""
 
 from __future__ import annotations
 
@@ -22,11 +24,20 @@ def load_floors(path: Path) -> dict[str, float]:
     return {k: float(v) for k, v in data.get("floors", data).items() if not k.startswith("_")}
 
 
+def not_applicable(summary: dict, floors: dict[str, float]) -> dict[str, str]:
+    """Floored metrics the summary declares not applicable to this run, with its reason."""
+    return {name: summary[f"{name}_note"] for name in floors
+            if summary.get(name) is None and summary.get(f"{name}_note")}
+
+
 def check(summary: dict, floors: dict[str, float]) -> list[str]:
     """One line per metric below its floor (empty: the gate passes)."""
     failures = []
+    skipped = not_applicable(summary, floors)
     for name, floor in floors.items():
         value = summary.get(name)
+        if name in skipped:
+            continue
         if value is None:
             failures.append(f"{name} : non mesuré (seuil {floor:g})")
         elif value < floor:
@@ -39,14 +50,19 @@ def run(args: argparse.Namespace) -> int:
         if not Path(path).is_file():
             print(f"Erreur : fichier introuvable : {path}")
             return 2
-    summary = json.loads(Path(args.summary).read_text(encoding="utf-8"))
+    from evals.metrics import upgrade
+
+    summary = upgrade(json.loads(Path(args.summary).read_text(encoding="utf-8")))
     floors = load_floors(args.floors)
     failures = check(summary, floors)
+    for name, why in not_applicable(summary, floors).items():
+        print(f"  – {name} : sans objet ({why})")
     if failures:
         print(f"Échec du contrôle qualité : {len(failures)} métrique(s) sous le seuil ({args.floors})")
         for line in failures:
             print(f"  ✗ {line}")
         return 1
-    shown = ", ".join(f"{k} {summary[k]:g} ≥ {v:g}" for k, v in floors.items())
-    print(f"Contrôle qualité réussi ({len(floors)} métriques) : {shown}")
+    measured = {k: v for k, v in floors.items() if summary.get(k) is not None}
+    shown = ", ".join(f"{k} {summary[k]:g} ≥ {v:g}" for k, v in measured.items())
+    print(f"Contrôle qualité réussi ({len(measured)} métriques) : {shown}")
     return 0

@@ -5,12 +5,17 @@ Matching conventions (all metrics):
   ``**``/``__`` ignored), so evidence copied from a Markdown source matches the indexed text.
 - A metric that does not apply to a question returns ``None`` (e.g. citation precision with no citation); the
   aggregates average only the defined values and say over how many questions.
+- Citations are judged on their quote (the sentence(s) shown as support), never on the whole passage around it.
+- Claims are compared with their negation words kept ("ne … pas", "sans", "aucun", "non", "not", "no", "never"…):
+  retrieval's tokens drop them as stop words, a support test must not.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import string
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,6 +26,10 @@ from rag.text import fold, normalize_for_match, split_sentences, tokens
 # Faithfulness: share of a sentence's content words that must occur in its cited passages (when the sentence is
 # not found verbatim in them).
 SUPPORT_TOKEN_SHARE = 0.8
+# Words that turn a claim into its opposite ("n'" is read as "ne"). Stop words for retrieval, content for every
+# support test here.
+NEGATIONS = ("ne", "pas", "sans", "aucun", "aucune", "non", "jamais", "rien", "ni", "nul", "nulle",
+             "not", "no", "never", "none", "nor", "without", "nothing", "cannot")
 _BULLET = re.compile(r"^\s*(?:[-•*–]|\d+[.)])\s+")
 
 
@@ -58,19 +67,41 @@ def mrr_at_k(hits: Sequence[set[int]], n_evidence: int, k: int = 10) -> float | 
 
 
 # --- citations ----------------------------------------------------------------------------------------------
+def quote_hits(quotes: Sequence[str], evidence: Sequence[str]) -> list[set[int]]:
+    """Per citation quote, the indices of the evidence strings it holds: the evidence occurs in the quote (after
+    ``normalize_for_match``), or, for a paraphrased quote, every content word of the evidence (negations included,
+    stemmed) occurs in it and the quote is negated exactly when the evidence is. A quote from the right passage but
+    another sentence holds nothing."""
+    ev = [(norm(e), set(claim_tokens(e)), negated(e)) for e in evidence]
+    out = []
+    for quote in quotes:
+        text, words, neg = norm(quote), set(claim_tokens(quote)), negated(quote)
+        out.append({i for i, (e, w, n) in enumerate(ev) if e and (e in text or (w and w <= words and n == neg))})
+    return out
+
+
 def citation_precision(cited_hits: Sequence[set[int]]) -> float | None:
-    """Share of citations whose passage contains an evidence string; undefined without citations."""
+    """Share of citations whose quote holds an evidence string (``quote_hits``); undefined without citations."""
     if not cited_hits:
         return None
     return sum(1 for h in cited_hits if h) / len(cited_hits)
 
 
 def citation_recall(cited_hits: Sequence[set[int]], n_evidence: int) -> float | None:
-    """Share of the evidence strings found in at least one cited passage (0 when nothing is cited)."""
+    """Share of the evidence strings held by at least one citation's quote (0 when nothing is cited)."""
     if n_evidence <= 0:
         return None
     found = set().union(*cited_hits) if cited_hits else set()
     return len(found) / n_evidence
+
+
+def quote_holds_evidence(cited_hits: Sequence[set[int]]) -> float | None:
+    """1.0 when at least one quoted sentence holds an evidence string, else 0.0 (``None`` without citations).
+    What replaces faithfulness for a writer that only quotes: its quotes are verbatim by construction, the question
+    is whether it quoted the sentence that answers."""
+    if not cited_hits:
+        return None
+    return 1.0 if any(cited_hits) else 0.0
 
 
 # --- answer text --------------------------------------------------------------------------------------------
@@ -118,8 +149,9 @@ def answer_containment(answer: str, reference: str, key_terms: Sequence[str] = (
     return 1.0 if total and found == total else 0.0
 
 
-def answer_f1(answer: str, reference: str) -> float | None:
-    """SQuAD-style token F1 on content words (stemmed, accent-folded, stop words dropped)."""
+def content_word_f1(answer: str, reference: str) -> float | None:
+    """Token F1 on content words (stemmed, accent-folded, stop words dropped) of the whole answer, markers aside.
+    Not SQuAD's F1 (see ``squad_f1``): it ignores articles, prepositions and inflection."""
     ref = Counter(tokens(reference))
     if not ref:
         return None
@@ -128,6 +160,67 @@ def answer_f1(answer: str, reference: str) -> float | None:
     if not common:
         return 0.0
     p, r = common / sum(got.values()), common / sum(ref.values())
+    return 2 * p * r / (p + r)
+
+
+answer_f1 = content_word_f1  # the name used before: kept for callers that still use it
+
+
+# --- SQuAD exact match and F1 ---------------------------------------------------------------------------------
+_LEADING_SPAN = re.compile(r"^\s*\*\*(?P<span>[^*\n]+?)\*\*")
+# Elided articles and partitives ("l'", "d'", "de l'") go before punctuation is removed, or "l'avion" would be
+# "lavion"; then whole-word articles: French (le, la, les, un, une, des, du, de la) and English (a, an, the).
+_SQUAD_ELISION = re.compile(r"\b(?:de l'|l'|d')")
+_SQUAD_ARTICLES = re.compile(r"\b(?:de la|le|la|les|un|une|des|du|a|an|the)\b")
+_PUNCT = frozenset(string.punctuation)
+
+
+def squad_normalize(text: str) -> str:
+    """SQuAD's answer normalisation (lower case, punctuation removed, articles removed, whitespace collapsed),
+    extended to French: elided articles (l', d', de l'), le, la, les, un, une, des, du, de la; accents are kept,
+    as in SQuAD and FQuAD."""
+    text = unicodedata.normalize("NFC", text or "").lower().replace("’", "'")
+    text = _SQUAD_ELISION.sub(" ", text)
+    text = "".join(" " if unicodedata.category(c).startswith("P") and c not in _PUNCT else c
+                   for c in text if c not in _PUNCT)
+    return " ".join(_SQUAD_ARTICLES.sub(" ", text).split())
+
+
+def answer_span(answer: str) -> str:
+    """What EM and F1 measure: the short span when the answer opens with one in bold (``**span** …``), else the
+    whole answer; citation markers and emphasis removed either way."""
+    m = _LEADING_SPAN.match(answer or "")
+    text = m.group("span") if m else answer or ""
+    return re.sub(r"\s+", " ", strip_markers(text).replace("**", "").replace("__", "")).strip()
+
+
+def exact_match(answer: str, references: Sequence[str]) -> float | None:
+    """SQuAD exact match: 1.0 when ``answer_span(answer)`` equals a reference after ``squad_normalize`` (max over
+    the references), else 0.0; ``None`` without a reference."""
+    refs = [r for r in references if r and r.strip()]
+    if not refs:
+        return None
+    got = squad_normalize(answer_span(answer))
+    return 1.0 if any(got == squad_normalize(r) for r in refs) else 0.0
+
+
+def squad_f1(answer: str, references: Sequence[str]) -> float | None:
+    """SQuAD token F1 between ``answer_span(answer)`` and each reference (whitespace tokens after
+    ``squad_normalize``), the best over the references; ``None`` without a reference."""
+    refs = [r for r in references if r and r.strip()]
+    if not refs:
+        return None
+    got = squad_normalize(answer_span(answer)).split()
+    return max(_token_f1(got, squad_normalize(r).split()) for r in refs)
+
+
+def _token_f1(got: list[str], ref: list[str]) -> float:
+    if not got or not ref:  # SQuAD's convention: two empty answers agree, one empty answer scores 0
+        return float(got == ref)
+    common = sum((Counter(got) & Counter(ref)).values())
+    if not common:
+        return 0.0
+    p, r = common / len(got), common / len(ref)
     return 2 * p * r / (p + r)
 
 
@@ -168,20 +261,43 @@ def _sentences(segment: str) -> list[str]:
     return [t for t in texts if tokens(t)]
 
 
+_NEG_STEMS = frozenset(t for w in NEGATIONS for t in tokens(w.rstrip("'"), keep_stop_words=True))
+
+
+def claim_tokens(text: str) -> list[str]:
+    """Content words (as ``rag.text.tokens``: stemmed, accent-folded) plus negation words, which retrieval drops as
+    stop words: "n'est pas présidée" keeps "ne" and "pas", "doesn't" keeps "not"."""
+    text = re.sub(r"\b[nN]['’](?=\w)", "ne ", text or "")
+    text = re.sub(r"(?i)n['’]t\b", " not", text)
+    return tokens(text) + [t for t in tokens(text, keep_stop_words=True) if t in _NEG_STEMS]
+
+
+def negated(text: str) -> bool:
+    return any(t in _NEG_STEMS for t in claim_tokens(text))
+
+
 def sentence_supported(sentence: str, passages: Sequence[str], share: float = SUPPORT_TOKEN_SHARE) -> tuple[bool, str]:
     """The support test: found verbatim (normalised, end punctuation aside) in a cited passage, or at least
-    ``share`` of its distinct content words (stemmed) occur in the cited passages together."""
+    ``share`` of its distinct content words, negation words included (stemmed), occur in the cited passages
+    together, and the sentence is negated exactly when the passage sentence closest to it is (a negated claim
+    against an affirmative passage, or the reverse, is not supported)."""
     if not passages:
         return False, "no citation"
     needle = norm(sentence).rstrip(" .;:!?")
     if needle and any(needle in norm(p) for p in passages):
         return True, "verbatim"
-    want = set(tokens(sentence))
+    want = set(claim_tokens(sentence))
     if not want:
         return True, "no content words"
-    have = set().union(*(set(tokens(p)) for p in passages))
+    have = set().union(*(set(claim_tokens(p)) for p in passages))
     ratio = len(want & have) / len(want)
-    return ratio >= share, f"tokens {ratio:.2f}"
+    if ratio < share:
+        return False, f"tokens {ratio:.2f}"
+    closest = max((p[a:b] for p in passages for a, b in split_sentences(p)),
+                  key=lambda s: len(want & set(claim_tokens(s))), default="")
+    if negated(sentence) != negated(closest):
+        return False, f"negation {'not in' if negated(sentence) else 'only in'} the passage (tokens {ratio:.2f})"
+    return True, f"tokens {ratio:.2f}"
 
 
 def faithfulness(answer: str, cited: dict[int, str], share: float = SUPPORT_TOKEN_SHARE) -> tuple[float | None, list[SentenceSupport]]:
@@ -236,10 +352,20 @@ def mean(values: Iterable[float | None]) -> float | None:
 
 
 # --- aggregation (shared by the runner and the bootstrap in compare) ----------------------------------------
-QUESTION_METRICS = ["recall_at_5", "mrr_at_10", "citation_precision", "citation_recall", "answer_containment",
-                    "answer_f1", "faithfulness"]
+QUESTION_METRICS = ["recall_at_5", "mrr_at_10", "citation_precision", "citation_recall", "quote_holds_evidence",
+                    "answer_containment", "exact_match", "squad_f1", "content_word_f1", "faithfulness"]
+# Names used by runs recorded before a metric was renamed: read as the new name.
+RENAMED = {"answer_f1": "content_word_f1"}
 # Summary metrics where higher is better (latency and energy: lower is better).
 HIGHER_IS_BETTER = QUESTION_METRICS + ["abstention_precision", "abstention_recall"]
+
+
+def upgrade(metrics: dict) -> dict:
+    """A record's or summary's metrics under today's names (older runs said ``answer_f1``)."""
+    for old, new in RENAMED.items():
+        if old in metrics and new not in metrics:
+            metrics[new] = metrics.pop(old)
+    return metrics
 
 
 def aggregate(records: Sequence[dict]) -> dict[str, float | None]:

@@ -14,17 +14,31 @@ DEFINITIONS = [
     "ignorées).",
     "recall_at_5 : part des preuves d'une question répondable présentes dans au moins un des 5 premiers passages ; "
     "mrr_at_10 : inverse du rang du premier passage contenant une preuve (classement sur 10 passages).",
-    "citation_precision : part des citations dont le passage contient une preuve (questions répondables et "
-    "répondues) ; citation_recall : part des preuves présentes dans un passage cité (une abstention cite 0).",
+    "Les citations sont jugées sur leur extrait (la ou les phrases montrées comme appui), jamais sur le passage "
+    "entier : un extrait tient une preuve s'il la contient (normalisée), ou, pour une reformulation, s'il contient "
+    "tous ses mots pleins (négations comprises, racinisés). Citer le bon passage mais une autre phrase ne compte pas.",
+    "citation_precision : part des citations dont l'extrait tient une preuve (questions répondables et répondues) ; "
+    "citation_recall : part des preuves tenues par l'extrait d'une citation (une abstention cite 0) ; "
+    "quote_holds_evidence : 1 si au moins un extrait cité tient une preuve, sinon 0 (questions répondables et "
+    "répondues).",
     "answer_containment : 1 si la réponse de référence normalisée (accents ignorés) figure dans la réponse, ou si "
     "chacun de ses termes clés y figure (« key_terms », a|b = l'un ou l'autre ; à défaut, les mots pleins de la "
-    "référence) ; answer_f1 : F1 sur les mots pleins racinisés. Une abstention sur une question répondable vaut 0.",
-    "faithfulness (test de soutien) : la réponse est découpée en phrases (et lignes de liste) ; une phrase sans "
-    "marqueur est couverte par le marqueur suivant de la même ligne. Une phrase est soutenue si, marqueurs et puce "
-    "retirés, elle figure telle quelle (normalisée) dans un passage qu'elle cite, ou si au moins {share:.0%} de ses "
-    "mots pleins distincts (racinisés) figurent dans les passages qu'elle cite. Une phrase sans citation n'est pas "
-    "soutenue. Score = phrases soutenues / phrases, moyenné sur les réponses non abstenues. Le test est lexical : "
-    "une réponse anglaise qui traduit un passage français n'est pas reconnue (le juge LLM sert à cela).",
+    "référence) ; content_word_f1 (anciennement answer_f1) : F1 sur les mots pleins racinisés de toute la réponse. "
+    "Une abstention sur une question répondable vaut 0.",
+    "exact_match et squad_f1 (SQuAD) : mesurés sur la réponse courte quand la réponse s'ouvre par un segment en gras "
+    "(« **segment** … »), sinon sur toute la réponse, marqueurs et emphase retirés. Normalisation SQuAD : minuscules, "
+    "ponctuation retirée, articles retirés (le, la, les, l', un, une, des, du, de la, d', de l' ; a, an, the), "
+    "espaces réduits ; accents gardés. exact_match : 1 si le texte normalisé égale une référence ; squad_f1 : F1 sur "
+    "les mots normalisés ; le meilleur score sur les références (pour PIAF/SQuAD, chaque réponse annotée).",
+    "faithfulness (test de soutien, rédacteurs LLM) : la réponse est découpée en phrases (et lignes de liste) ; une "
+    "phrase sans marqueur est couverte par le marqueur suivant de la même ligne. Une phrase est soutenue si, "
+    "marqueurs et puce retirés, elle figure telle quelle (normalisée) dans un passage qu'elle cite, ou si au moins "
+    "{share:.0%} de ses mots pleins distincts (racinisés, négations « ne … pas », « sans », « aucun », « non », "
+    "« not », « no », « never » comprises) figurent dans les passages qu'elle cite et qu'elle est niée exactement "
+    "quand la phrase la plus proche du passage l'est. Une phrase sans citation n'est pas soutenue. Score = phrases "
+    "soutenues / phrases, moyenné sur les réponses non abstenues. Sans objet pour le rédacteur extractif (il cite "
+    "les phrases telles quelles) : voir quote_holds_evidence. Le test est lexical : une réponse anglaise qui "
+    "traduit un passage français n'est pas reconnue (le juge LLM sert à cela).",
     "abstention_precision : part des abstentions qui portent sur une question sans réponse ; abstention_recall : "
     "part des questions sans réponse où l'assistant s'abstient.",
     "Énergie : temps CPU du processus pendant chaque réponse (time.process_time, tous cœurs) × {watts} W par cœur "
@@ -41,13 +55,14 @@ def breakdown(records: list[dict], key) -> list[list]:
         rs = groups[name]
         agg = aggregate(rs)
         correct = mean(float(r["abstained"] != r["answerable"]) for r in rs)
-        rows.append([name, len(rs), agg["recall_at_5"], agg["citation_precision"], agg["answer_containment"],
-                     agg["answer_f1"], agg["faithfulness"], correct, agg["latency_p50_ms"]])
+        rows.append([name, len(rs), agg["recall_at_5"], agg["citation_precision"], agg["quote_holds_evidence"],
+                     agg["answer_containment"], agg["exact_match"], agg["squad_f1"], agg["faithfulness"], correct,
+                     agg["latency_p50_ms"]])
     return rows
 
 
-BREAKDOWN_HEADERS = ["groupe", "n", "recall@5", "précision citations", "contenance", "F1", "fidélité",
-                     "abstention juste", "latence p50 (ms)"]
+BREAKDOWN_HEADERS = ["groupe", "n", "recall@5", "précision citations", "extrait avec preuve", "contenance", "EM",
+                     "F1 SQuAD", "fidélité", "abstention juste", "latence p50 (ms)"]
 
 
 def build(records: list[dict], summary: dict, config: dict) -> Doc:
@@ -61,6 +76,12 @@ def build(records: list[dict], summary: dict, config: dict) -> Doc:
           + (f" ({cfg['llm_model']})" if cfg.get("llm_model") else "")
           + f" · k = {cfg['k']} · plongements : {cfg['embedding_model']} ({cfg['embedding_dtype']}) · "
           f"lancé le {cfg['started_at']}.")
+    index = cfg.get("index")
+    if index:
+        doc.p(f"Index interrogé : {index['chunks']} passages de {index['documents']} documents"
+              + (f" · moitié « {cfg['split']} »" if cfg.get("split") else "") + ".")
+    if cfg.get("judge"):
+        doc.p(f"Juge LLM : {cfg['judge']}.")
     for notice in summary.get("notices", []):
         doc.p(f"⚠ {notice}")
 
@@ -69,6 +90,8 @@ def build(records: list[dict], summary: dict, config: dict) -> Doc:
     for key in QUESTION_METRICS + ["abstention_precision", "abstention_recall"]:
         value, target = summary.get(key), targets.get(key)
         status = "" if target is None or value is None else ("atteinte" if value >= target else "manquée")
+        if key == "faithfulness" and value is None and summary.get("faithfulness_note"):
+            status = "sans objet : " + summary["faithfulness_note"]
         rows.append([key, value, "" if target is None else f"≥ {target}", status])
     for key in ("judge_faithfulness", "judge_relevance"):
         if key in summary:
@@ -91,6 +114,9 @@ def build(records: list[dict], summary: dict, config: dict) -> Doc:
     doc.table(BREAKDOWN_HEADERS, breakdown(records, lambda r: r["lang"]))
     doc.h("Par type de question")
     doc.table(BREAKDOWN_HEADERS, breakdown(records, lambda r: r["type"]))
+    if any(r.get("group") for r in records):
+        doc.h("Par groupe de documents")
+        doc.table(BREAKDOWN_HEADERS, breakdown(records, lambda r: r.get("group", "")))
     doc.h("Répondables / sans réponse")
     doc.table(BREAKDOWN_HEADERS, breakdown(records, lambda r: "répondable" if r["answerable"] else "sans réponse"))
     p, r = abstention_scores((x["abstained"], x["answerable"]) for x in records)
@@ -116,8 +142,9 @@ def build(records: list[dict], summary: dict, config: dict) -> Doc:
             "Causes : " + ("; ".join(x["failures"]) or "—"),
         ])
         if x["citations"]:
-            doc.table(["n", "source", "preuve ?", "citation"],
-                      [[c["n"], c["source"], c["has_evidence"], c["quote"]] for c in x["citations"]])
+            doc.table(["n", "source", "preuve dans l'extrait ?", "preuve dans le passage ?", "extrait"],
+                      [[c["n"], c["source"], c["has_evidence"], c.get("passage_has_evidence"), c["quote"]]
+                       for c in x["citations"]])
     return doc
 
 

@@ -1,6 +1,11 @@
 """`aimf eval run`: every gold question through ``Assistant.answer`` (the UI's entry point), scored per question,
 written as results.jsonl, summary.json, report.md and report.html.
 
+Questions come from one or several JSONL gold sets (files, or every ``*.jsonl`` of a folder), from a split of the
+bundled groups (``--split dev|test``, see ``evals/splits.py``), or from one SQuAD-format file (indexed into its
+own collection). A gold set is measured against the whole corpus folder indexed (indexed first when the index is
+missing), so that retrieval has wrong passages to rank.
+
 The quality metrics depend only on the answers, so the same index, settings and dataset give the same numbers;
 latency and energy are measurements and vary from run to run.
 """
@@ -17,12 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from evals import metrics as M
-from evals.dataset import GoldQuestion, GoldSetError, load_dataset
+from evals.dataset import GoldQuestion, GoldSetError
+from evals.splits import SPLITS, load_questions, resolve
 
 CONFIG_PATH = Path(__file__).with_name("config.json")
-SUMMARY_KEYS = ["n", "recall_at_5", "mrr_at_10", "citation_precision", "citation_recall", "answer_containment",
-                "answer_f1", "faithfulness", "abstention_precision", "abstention_recall", "latency_p50_ms",
-                "latency_p95_ms", "energy_wh", "co2e_g", "config"]
+SUMMARY_KEYS = ["n", "recall_at_5", "mrr_at_10", "citation_precision", "citation_recall", "quote_holds_evidence",
+                "answer_containment", "exact_match", "squad_f1", "content_word_f1", "faithfulness",
+                "abstention_precision", "abstention_recall", "latency_p50_ms", "latency_p95_ms", "energy_wh", "co2e_g",
+                "config"]
+# Said in the summary and the report when faithfulness is not measured.
+FAITHFULNESS_NOT_APPLICABLE = ("not applicable: the extractive writer quotes the documents' sentences verbatim, "
+                               "so every sentence is supported by construction; see quote_holds_evidence")
 
 
 def load_config(path: Path | None = None) -> dict[str, Any]:
@@ -30,7 +40,12 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", type=Path, required=True, help="jeu de questions (JSONL) ou fichier SQuAD (JSON)")
+    p.add_argument("--dataset", type=Path, nargs="+", action="extend",
+                   help="jeu(x) de questions (JSONL, ou dossier de .jsonl) ou un fichier SQuAD (JSON)")
+    p.add_argument("--split", choices=SPLITS,
+                   help="les groupes de questions d'une moitié (evals/datasets/splits.json) : dev ou test (figé)")
+    p.add_argument("--ingest", action="store_true",
+                   help="mettre à jour l'index du dossier corpus (AIMF_CORPUS_DIR) avant un jeu JSONL")
     p.add_argument("--generator", "-g", choices=["extractive", "llamacpp", "openai"],
                    help="qui rédige les réponses (par défaut : AIMF_GENERATOR, sinon extractive)")
     p.add_argument("--k", type=int, help="passages récupérés par question (par défaut : AIMF_K)")
@@ -38,7 +53,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label", help="nom de l'essai (par défaut : générateur-k-date)")
     p.add_argument("--limit", type=int, help="ne poser que les N premières questions")
     p.add_argument("--judge", choices=["openai"],
-                   help="ajouter un juge LLM (serveur compatible OpenAI, AIMF_LLM_BASE_URL) à côté des métriques")
+                   help="ajouter un juge LLM (serveur compatible OpenAI, AIMF_JUDGE_BASE_URL et AIMF_JUDGE_MODEL : "
+                        "jamais le modèle évalué) à côté des métriques")
     p.add_argument("--config", type=Path, help=f"réglages de l'évaluation (par défaut : {CONFIG_PATH.name})")
     p.add_argument("--watts-per-core", type=float, help="puissance d'un cœur occupé, en W (énergie estimée)")
     p.add_argument("--grid-g-per-kwh", type=float, help="intensité carbone de l'électricité, en gCO2e/kWh")
@@ -50,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
 
     err = Console(stderr=True)
     try:
-        questions = load_dataset(args.dataset)
+        paths = resolve(args.dataset or [], args.split)
+        questions, groups = load_questions(paths)
     except GoldSetError as exc:
         err.print(f"[red]Erreur :[/] {exc}")
         return 2
@@ -71,8 +88,9 @@ def run(args: argparse.Namespace) -> int:
     label = args.label or f"{settings.generator}-k{settings.k}-{datetime.now():%Y%m%d-%H%M%S}"
     out = args.out or Path("eval-runs") / label
     try:
-        summary = evaluate(settings, questions, out, label=label, dataset=args.dataset, config=config,
-                           judge=args.judge, limit=args.limit, progress=not args.quiet, console=err)
+        summary = evaluate(settings, questions, out, label=label, dataset=paths, config=config, groups=groups,
+                           judge=args.judge, limit=args.limit, progress=not args.quiet, console=err,
+                           ingest=args.ingest, split=args.split)
     except (IndexMissingError, IndexMismatchError, IndexUnavailableError) as exc:
         err.print(f"[red]Erreur :[/] {exc}")
         return 1
@@ -80,29 +98,46 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def evaluate(settings, questions: list[GoldQuestion], out: Path, *, label: str, dataset: Path,
+def evaluate(settings, questions: list[GoldQuestion], out: Path, *, label: str, dataset: Path | list[Path],
              config: dict | None = None, judge: str | None = None, limit: int | None = None,
-             progress: bool = True, console=None, assistant=None) -> dict:
-    """Run, score and write everything to ``out``; returns the summary."""
+             progress: bool = True, console=None, assistant=None, groups: dict[str, str] | None = None,
+             ingest: bool = False, split: str | None = None) -> dict:
+    """Run, score and write everything to ``out``; returns the summary. ``groups``: question id -> its group
+    (the gold-set file it comes from), for the per-group figures."""
     from rich.console import Console
 
     from evals.dataset import is_squad
-    from rag.assistant import Assistant
+    from rag.store import IndexMissingError
 
     console = console or Console(stderr=True)
     config = config or load_config()
+    datasets = [Path(d) for d in (dataset if isinstance(dataset, (list, tuple)) else [dataset])]
     skipped = [q for q in questions if q.review]
     if skipped:
         console.print(f"[yellow]{len(skipped)} question(s) à relire (« review ») ignorée(s).[/]")
     questions = [q for q in questions if not q.review][: limit or None]
-    if is_squad(dataset):
+    squad = len(datasets) == 1 and is_squad(datasets[0])
+    if squad:
         from evals.squad import index_squad
 
         console.print("Indexation des paragraphes SQuAD dans leur propre collection…")
-        settings, _, _ = index_squad(settings, dataset)
-    assistant = assistant or Assistant(settings)
-    assistant.warm_up()  # model load and lexical index: not charged to the first question
+        settings, _, _ = index_squad(settings, datasets[0])
+    elif ingest and assistant is None:
+        _ingest_corpus(settings, console)
+    try:
+        assistant = _warm(settings, assistant)
+    except IndexMissingError:
+        if squad or not Path(settings.corpus_dir).is_dir():
+            raise
+        console.print(f"Index absent : indexation du corpus {settings.corpus_dir}…")
+        _ingest_corpus(settings, console)
+        assistant = _warm(settings, None)
     notices: list[str] = []
+    index = index_size(assistant)
+    if not squad and index["chunks"] <= 2 * int(config.get("ranking_depth", 10)):
+        notices.append(f"l'index ne compte que {index['chunks']} passage(s) de {index['documents']} document(s) : "
+                       "recall@5 n'y mesure presque rien (indexez le corpus entier)")
+        console.print(f"[yellow]{notices[-1]}[/]")
     missing = evidence_missing_from_index(assistant, questions)
     if missing:
         shown = ", ".join(missing[:5]) + ("…" if len(missing) > 5 else "")
@@ -123,7 +158,10 @@ def evaluate(settings, questions: list[GoldQuestion], out: Path, *, label: str, 
     records: list[dict] = []
     depth = int(config.get("ranking_depth", 10))
     for q in _progress(questions, progress, console):
-        records.append(run_question(assistant, q, depth, config, grader))
+        record = run_question(assistant, q, depth, config, grader)
+        if groups:
+            record["group"] = groups.get(q.id, "")
+        records.append(record)
 
     errors = sum("error" in r for r in records)
     if errors:
@@ -135,10 +173,32 @@ def evaluate(settings, questions: list[GoldQuestion], out: Path, *, label: str, 
                        f"« {settings.generator} » (modèle indisponible ?)")
         console.print(f"[yellow]{notices[-1]}[/]")
     summary = summarise(records, config)
-    summary["config"] = run_config(settings, assistant, label, dataset, config, len(skipped), judge, grader)
+    summary["config"] = run_config(settings, assistant, label, datasets, config, len(skipped), judge, grader)
+    summary["config"].update(index=index, split=split)
     summary["notices"] = notices
     write_outputs(out, records, summary, config)
     return summary
+
+
+def _ingest_corpus(settings, console) -> None:
+    from ingest.pipeline import Ingestor
+
+    report = Ingestor(settings).run()
+    console.print(f"Corpus indexé : {report}")
+
+
+def _warm(settings, assistant):
+    from rag.assistant import Assistant
+
+    assistant = assistant or Assistant(settings)
+    assistant.warm_up()  # model load and lexical index: not charged to the first question
+    return assistant
+
+
+def index_size(assistant) -> dict[str, int]:
+    """Passages and documents the questions are asked against (recall@5 over a handful of passages says little)."""
+    docs = assistant.retriever.lexical().docs
+    return {"chunks": len(docs), "documents": len({d.metadata.get("source") for d in docs})}
 
 
 def _progress(questions: list[GoldQuestion], enabled: bool, console):
@@ -198,27 +258,42 @@ def run_question(assistant, q: GoldQuestion, depth: int, config: dict, grader=No
     return record
 
 
-def _hits(passages: list[tuple[str, str]], q: GoldQuestion) -> list[set[int]]:
-    """Evidence hits per (source, text); with ``q.source`` set, only that document's chunks can be relevant."""
-    hits = M.evidence_hits([t for _, t in passages], q.evidence)
+def _hits(passages: list[tuple[str, str]], q: GoldQuestion, on_quotes: bool = False) -> list[set[int]]:
+    """Evidence hits per (source, text); with ``q.source`` set, only that document's chunks can be relevant.
+    ``on_quotes``: the texts are citation quotes, judged by ``metrics.quote_hits``."""
+    texts = [t for _, t in passages]
+    hits = M.quote_hits(texts, q.evidence) if on_quotes else M.evidence_hits(texts, q.evidence)
     return [h if q.source is None or s == q.source else set() for h, (s, _) in zip(hits, passages)]
+
+
+def references(q: GoldQuestion) -> list[str]:
+    """Reference answers for EM/F1: the gold answer; for a SQuAD question, every annotator's answer too."""
+    refs = [q.answer] + (q.evidence if q.type == "squad" else [])
+    return list(dict.fromkeys(r for r in refs if r.strip()))
 
 
 def score(q: GoldQuestion, answer, ranking, config: dict) -> dict:
     """Per-question record: what was asked and answered, each metric, and why it failed if it did."""
     n_ev = len(q.evidence) if q.answerable else 0
     rank_hits = _hits([(p.source, p.text) for p in ranking], q)
-    cited_hits = _hits([(c.source, c.passage) for c in answer.citations], q)
+    cited_hits = _hits([(c.source, c.quote) for c in answer.citations], q, on_quotes=True)
+    passage_hits = _hits([(c.source, c.passage) for c in answer.citations], q)
     text = "" if answer.abstained else answer.text
-    faith, sentences = (None, []) if answer.abstained else M.faithfulness(
+    answered = q.answerable and not answer.abstained
+    quotes_only = answer.generator == "extractive"  # nothing written, nothing to check for faithfulness
+    faith, sentences = (None, []) if answer.abstained or quotes_only else M.faithfulness(
         text, {c.n: c.passage for c in answer.citations}, config.get("faithfulness_token_share", M.SUPPORT_TOKEN_SHARE))
+    refs = references(q)
     metrics = {
         "recall_at_5": M.recall_at_k(rank_hits, n_ev, 5),
         "mrr_at_10": M.mrr_at_k(rank_hits, n_ev, 10),
-        "citation_precision": M.citation_precision(cited_hits) if q.answerable and not answer.abstained else None,
+        "citation_precision": M.citation_precision(cited_hits) if answered else None,
         "citation_recall": M.citation_recall(cited_hits, n_ev),
+        "quote_holds_evidence": M.quote_holds_evidence(cited_hits) if answered else None,
         "answer_containment": M.answer_containment(text, q.answer, q.key_terms) if q.answerable else None,
-        "answer_f1": M.answer_f1(text, q.answer) if q.answerable else None,
+        "exact_match": M.exact_match(text, refs) if q.answerable else None,
+        "squad_f1": M.squad_f1(text, refs) if q.answerable else None,
+        "content_word_f1": M.content_word_f1(text, q.answer) if q.answerable else None,
         "faithfulness": faith,
     }
     metrics = {k: (None if v is None else round(v, 4)) for k, v in metrics.items()}
@@ -226,11 +301,12 @@ def score(q: GoldQuestion, answer, ranking, config: dict) -> dict:
     record = {
         "id": q.id, "lang": q.lang, "type": q.type, "answerable": q.answerable, "question": q.question,
         "reference": q.answer, "key_terms": q.key_terms, "evidence": q.evidence,
-        "answer": answer.text, "abstained": answer.abstained, "generator": answer.generator,
-        "notices": answer.notices,
+        "answer": answer.text, "span": M.answer_span(text) if q.answerable else "", "abstained": answer.abstained,
+        "generator": answer.generator, "notices": answer.notices,
         "citations": [{"n": c.n, "source": c.source, "page": c.page, "chunk_id": c.chunk_id, "quote": c.quote,
-                       "score": c.score, "has_evidence": bool(h), "passage": c.passage}
-                      for c, h in zip(answer.citations, cited_hits)],
+                       "score": c.score, "has_evidence": bool(h), "passage_has_evidence": bool(ph),
+                       "passage": c.passage}
+                      for c, h, ph in zip(answer.citations, cited_hits, passage_hits)],
         "retrieved": [p.chunk_id for p in answer.retrieved],
         "ranking": [{"chunk_id": p.chunk_id, "source": p.source, "score": p.score, "has_evidence": bool(h)}
                     for p, h in zip(ranking, rank_hits)],
@@ -259,8 +335,12 @@ def diagnose(r: dict) -> list[str]:
             causes.append(f"incomplete answer: evidence quoted, key terms {found}/{total}" if quoted
                           else f"wrong sentence: answer quotes no evidence (key terms {found}/{total})")
         if m["citation_precision"] is not None and m["citation_precision"] < 1:
-            bad = [c["n"] for c in r["citations"] if not c["has_evidence"]]
-            causes.append(f"citation without evidence: {bad}")
+            bad = [c for c in r["citations"] if not c["has_evidence"]]
+            off = [c["n"] for c in bad if c.get("passage_has_evidence")]  # right passage, another sentence quoted
+            if off:
+                causes.append(f"quote misses the evidence of its passage: {off}")
+            if len(off) < len(bad):
+                causes.append(f"citation without evidence: {[c['n'] for c in bad if not c.get('passage_has_evidence')]}")
         elif m["citation_precision"] is None:
             causes.append("no citation")
         if m["citation_recall"] is not None and 0 < m["citation_recall"] < 1:
@@ -275,6 +355,8 @@ def diagnose(r: dict) -> list[str]:
 
 def summarise(records: list[dict], config: dict) -> dict:
     summary: dict[str, Any] = M.aggregate(records)
+    if summary["faithfulness"] is None and any(r["generator"] == "extractive" and not r["abstained"] for r in records):
+        summary["faithfulness_note"] = FAITHFULNESS_NOT_APPLICABLE
     energy = config["energy"]
     cpu = sum(r["cpu_s"] for r in records)
     wh = M.energy_wh(cpu, energy["watts_per_core"])
@@ -287,7 +369,10 @@ def summarise(records: list[dict], config: dict) -> dict:
         n_abstained=sum(r["abstained"] for r in records),
         n_failing=sum(bool(r["failures"]) for r in records),
         n_errors=sum("error" in r for r in records),
+        by_type=breakdown(records, "type"),
     )
+    if any(r.get("group") for r in records):
+        summary["by_group"] = breakdown(records, "group")
     judged = [r["judge"] for r in records if isinstance(r.get("judge"), dict) and "error" not in r["judge"]]
     if any("judge" in r for r in records):
         summary["judge_faithfulness"] = _round(M.mean(j.get("faithfulness") for j in judged))
@@ -296,19 +381,37 @@ def summarise(records: list[dict], config: dict) -> dict:
     return summary
 
 
+BREAKDOWN_METRICS = ["recall_at_5", "citation_precision", "quote_holds_evidence", "answer_containment", "exact_match",
+                     "squad_f1", "faithfulness"]
+
+
+def breakdown(records: list[dict], field: str) -> dict[str, dict]:
+    """Per value of ``field`` (question type, group): its count, main metrics and share of right abstention calls."""
+    out: dict[str, dict] = {}
+    for name in sorted({str(r.get(field, "")) for r in records}):
+        rs = [r for r in records if str(r.get(field, "")) == name]
+        agg = M.aggregate(rs)
+        out[name] = {"n": len(rs), **{k: agg[k] for k in BREAKDOWN_METRICS},
+                     "abstention_correct": _round(M.mean(float(r["abstained"] != r["answerable"]) for r in rs))}
+    return out
+
+
 def _round(v: float | None) -> float | None:
     return None if v is None else round(v, 4)
 
 
-def run_config(settings, assistant, label: str, dataset: Path, config: dict, n_review: int, judge: str | None,
-               grader) -> dict:
+def run_config(settings, assistant, label: str, dataset: Path | list[Path], config: dict, n_review: int,
+               judge: str | None, grader) -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         pkg = version("aimf-assistant")
     except PackageNotFoundError:  # pragma: no cover
         pkg = "?"
-    dataset = Path(dataset)
+    datasets = [Path(d) for d in (dataset if isinstance(dataset, (list, tuple)) else [dataset])]
+    digest = hashlib.sha256()
+    for d in datasets:
+        digest.update(d.read_bytes())
     llm = settings.generator != "extractive"
     return {
         "label": label,
@@ -325,9 +428,10 @@ def run_config(settings, assistant, label: str, dataset: Path, config: dict, n_r
         "chunk_overlap": settings.chunk_overlap,
         "collection": settings.collection,
         "data_dir": str(settings.data_dir),
-        "dataset": str(dataset),
-        "dataset_kind": dataset_kind(dataset),
-        "dataset_sha256": hashlib.sha256(dataset.read_bytes()).hexdigest(),
+        "dataset": ", ".join(str(d) for d in datasets),
+        "datasets": [str(d) for d in datasets],
+        "dataset_kind": dataset_kind(datasets[0]) if len(datasets) == 1 else "gold",
+        "dataset_sha256": digest.hexdigest(),
         "questions_skipped_for_review": n_review,
         "ranking_depth": config.get("ranking_depth", 10),
         "faithfulness_token_share": config.get("faithfulness_token_share", M.SUPPORT_TOKEN_SHARE),
@@ -385,4 +489,6 @@ def print_summary(summary: dict, out: Path, targets: dict, title: str = TARGET_L
             table.add_row(key, "—" if summary[key] is None else f"{summary[key]:g}", "")
     console = Console()
     console.print(table)
+    if summary.get("faithfulness_note"):
+        console.print(f"faithfulness : {summary['faithfulness_note']}")
     console.print(f"Résultats : {out}/results.jsonl · {out}/summary.json · {out}/report.md · {out}/report.html")

@@ -43,6 +43,22 @@ def test_citation_precision_and_recall() -> None:
     assert M.citation_recall([{0}, {1}], 2) == 1.0
 
 
+def test_citations_are_judged_on_the_quote_not_the_passage() -> None:
+    evidence = ["présidée par la Ville de **Nantes**"]
+    passage = "Dès 2013, l'AIMF s'est dotée d'une Commission présidée par la Ville de Nantes. Elle se réunit à Paris."
+    right, wrong = "l'AIMF s'est dotée d'une Commission présidée par la Ville de Nantes.", "Elle se réunit à Paris."
+    assert M.evidence_hits([passage], evidence) == [{0}]  # the passage holds it either way
+    assert M.quote_hits([right, wrong], evidence) == [{0}, set()]
+    hits = M.quote_hits([wrong], evidence)
+    assert M.citation_precision(hits) == 0.0 and M.citation_recall(hits, 1) == 0.0
+    assert M.quote_holds_evidence(hits) == 0.0 and M.quote_holds_evidence(M.quote_hits([right], evidence)) == 1.0
+    assert M.quote_holds_evidence([]) is None
+    # a paraphrased quote holds the evidence when it has all its content words...
+    assert M.quote_hits(["La Ville de Nantes a présidée, dès 2013, la Commission."], evidence) == [{0}]
+    # ...but not when it denies them
+    assert M.quote_hits(["La Commission n'est pas présidée par la Ville de Nantes."], ["présidée par Nantes"]) == [set()]
+
+
 def test_no_citations() -> None:
     assert M.citation_precision([]) is None  # undefined, not perfect
     assert M.citation_recall([], 2) == 0.0  # nothing cited: no evidence covered
@@ -75,16 +91,56 @@ def test_answer_containment_key_terms() -> None:
 
 def test_empty_answer() -> None:
     assert M.answer_containment("", "Nantes") == 0.0
-    assert M.answer_f1("", "Nantes") == 0.0
+    assert M.content_word_f1("", "Nantes") == 0.0
+    assert M.exact_match("", ["Nantes"]) == 0.0 and M.squad_f1("", ["Nantes"]) == 0.0
     assert M.faithfulness("", {1: PASSAGE}) == (None, [])  # nothing claimed: excluded, not perfect
     assert M.answer_containment("Nantes", "") is None  # no reference: not applicable
 
 
-def test_answer_f1() -> None:
+def test_content_word_f1() -> None:
     # answer tokens (stemmed): preside, vill, nant ; reference: nant -> P 1/3, R 1, F1 0.5
-    assert M.answer_f1("présidée par la Ville de Nantes [1]", "Nantes") == pytest.approx(0.5)
-    assert M.answer_f1("Nantes", "Nantes") == 1.0
-    assert M.answer_f1("Cotonou", "Nantes") == 0.0
+    assert M.content_word_f1("présidée par la Ville de Nantes [1]", "Nantes") == pytest.approx(0.5)
+    assert M.content_word_f1("Nantes", "Nantes") == 1.0
+    assert M.content_word_f1("Cotonou", "Nantes") == 0.0
+
+
+# --- SQuAD exact match and F1 ---------------------------------------------------------------------------------
+def test_squad_normalisation_removes_french_and_english_articles_and_elisions() -> None:
+    assert M.squad_normalize("L'Hôtel de Ville, « la » mairie !") == "hôtel de ville mairie"
+    assert M.squad_normalize("de la ville d'Abidjan et de l'eau") == "ville abidjan et eau"
+    assert M.squad_normalize("Les villes, des maires, du Bénin, une AIMF, un pôle") == "villes maires bénin aimf pôle"
+    assert M.squad_normalize("The city of a mayor, an association") == "city of mayor association"
+    assert M.squad_normalize("Éducation") != M.squad_normalize("education")  # accents are kept, as in SQuAD
+
+
+def test_exact_match_and_f1_on_the_leading_bold_span_else_the_whole_answer() -> None:
+    refs = ["la Ville de Nantes", "Nantes"]
+    # the answer opens with a bold span: only the span is measured, the quoted sentence after it is not
+    opened = "**La Ville de Nantes** — Dès 2013, la Commission est présidée par la Ville de Nantes. [1]"
+    assert M.answer_span(opened) == "La Ville de Nantes"
+    assert M.exact_match(opened, refs) == 1.0 and M.squad_f1(opened, refs) == 1.0
+    # no leading span: the whole answer, markers and emphasis removed
+    whole = "Dès 2013, la Commission est présidée par la Ville de **Nantes**. [1]"
+    assert M.answer_span(whole) == "Dès 2013, la Commission est présidée par la Ville de Nantes."
+    assert M.exact_match(whole, refs) == 0.0
+    # normalised: "dès 2013 commission est présidée par ville de nantes" (9 tokens) against "ville de nantes" (3):
+    # P 3/9, R 1 -> F1 0.5 ; against "nantes": P 1/9, R 1 -> F1 0.2 ; the best is kept
+    assert M.squad_f1(whole, refs) == pytest.approx(0.5)
+    # the best reference counts (PIAF/SQuAD: several annotators)
+    assert M.exact_match("**Nantes** [1]", refs) == 1.0
+    # "ville de nantes et cotonou" against "nantes": P 1/5, R 1
+    assert M.squad_f1("**Ville de Nantes et Cotonou** [1]", ["Nantes"]) == pytest.approx(2 * 0.2 / 1.2)
+
+
+def test_a_wrong_span_drops_exact_match_and_f1() -> None:
+    refs = ["la Ville de Nantes"]
+    assert M.exact_match("**Ville de Nantes** [1]", refs) == 1.0 and M.squad_f1("**Ville de Nantes** [1]", refs) == 1.0
+    # a near span (one word off) loses exact match and part of F1; a wrong one loses both
+    near = M.squad_f1("**la Ville de Nantes Métropole** [1]", refs)
+    assert M.exact_match("**la Ville de Nantes Métropole** [1]", refs) == 0.0 and 0.0 < near < 1.0
+    assert M.exact_match("**Cotonou** [1]", refs) == 0.0 and M.squad_f1("**Cotonou** [1]", refs) == 0.0
+    # the right words later in the answer do not rescue a wrong leading span
+    assert M.squad_f1("**Cotonou** — présidée par la Ville de Nantes [1]", refs) == 0.0
 
 
 # --- faithfulness -------------------------------------------------------------------------------------------
@@ -106,6 +162,28 @@ def test_faithfulness_verbatim_and_token_support() -> None:
     assert score == 0.0 and details[0].how == "tokens 0.50"
     # ...but the same words are supported when the sentence also cites the passage that holds the rest
     assert M.faithfulness("La Ville de Nantes à Cotonou et au Bénin [1][2].", cited)[0] == 1.0
+
+
+def test_a_negated_sentence_is_not_supported_by_an_affirmative_passage() -> None:
+    cited = {1: PASSAGE}
+    assert M.faithfulness("La Commission est présidée par la Ville de Nantes depuis 2013. [1]", cited)[0] == 1.0
+    for negated in ("La Commission n'est pas présidée par la Ville de Nantes depuis 2013. [1]",
+                    "Aucune Commission présidée par la Ville de Nantes depuis 2013. [1]",
+                    "Depuis 2013, la Commission est présidée sans la Ville de Nantes. [1]"):
+        score, details = M.faithfulness(negated, cited)
+        assert score == 0.0 and not details[0].supported, negated
+    english = {1: "Since 2013 the Commission has been chaired by the City of Nantes."}
+    assert M.faithfulness("The Commission has been chaired by the City of Nantes since 2013. [1]", english)[0] == 1.0
+    for negated in ("The Commission has never been chaired by the City of Nantes since 2013. [1]",
+                    "The Commission has not been chaired by the City of Nantes since 2013. [1]",
+                    "The Commission hasn't been chaired by the City of Nantes since 2013. [1]"):
+        assert M.faithfulness(negated, english)[0] == 0.0, negated
+    # and the reverse: an affirmative claim against the passage sentence that denies it
+    denied = {1: "La Ville de Nantes ne préside pas la Commission depuis 2013. Elle accueille le secrétariat."}
+    score, details = M.faithfulness("La Ville de Nantes préside la Commission depuis 2013. [1]", denied)
+    assert score == 0.0 and details[0].how.startswith("negation only in")
+    # the negation words themselves stay out of retrieval's tokens (unchanged), but count here
+    assert "pas" not in M.tokens("n'est pas présidée") and {"ne", "pas"} <= set(M.claim_tokens("n'est pas présidée"))
 
 
 def test_faithfulness_without_citations() -> None:
@@ -175,20 +253,23 @@ def test_score_abstention_on_an_answerable_question() -> None:
     r = score(_gold(), answer, ranking, CONFIG)
     m = r["metrics"]
     assert m["recall_at_5"] == 1.0 and m["mrr_at_10"] == 0.5  # retrieval did its job
-    assert m["answer_containment"] == 0.0 and m["answer_f1"] == 0.0 and m["citation_recall"] == 0.0
+    assert m["answer_containment"] == 0.0 and m["content_word_f1"] == 0.0 and m["citation_recall"] == 0.0
+    assert m["exact_match"] == 0.0 and m["squad_f1"] == 0.0 and m["quote_holds_evidence"] is None
     assert m["citation_precision"] is None and m["faithfulness"] is None
     assert r["failures"] == ["wrong abstention: answerable question abstained"]
 
 
 def test_score_answer_without_citations_and_unanswerable() -> None:
     ranking = [_passage("b", PASSAGE)]
-    r = score(_gold(), Answer(text="Nantes préside la commission.", retrieved=ranking), ranking, CONFIG)
+    r = score(_gold(), Answer(text="Nantes préside la commission.", retrieved=ranking, generator="openai"), ranking,
+              CONFIG)
     assert r["metrics"]["answer_containment"] == 1.0 and r["metrics"]["faithfulness"] == 0.0
     assert "no citation" in r["failures"]
     # an unanswerable question answered anyway; its tempting evidence does not count for retrieval metrics
     gold = _gold(id="u1", answer="", answerable=False, question="Qui est le maire de Nantes ?")
     text = "Dès 2013, l'AIMF s'est dotée d'une Commission présidée par la Ville de Nantes. [1]"
-    r = score(gold, Answer(text=text, citations=[_citation(1, ranking[0])], retrieved=ranking), ranking, CONFIG)
+    r = score(gold, Answer(text=text, citations=[_citation(1, ranking[0])], retrieved=ranking, generator="openai"),
+              ranking, CONFIG)
     assert r["metrics"]["recall_at_5"] is None and r["metrics"]["citation_precision"] is None
     assert r["metrics"]["faithfulness"] == 1.0
     assert r["failures"] == ["missed abstention: unanswerable question answered"]
@@ -263,3 +344,50 @@ def test_a_question_that_raises_is_scored_as_an_empty_answer_not_lost() -> None:
     assert record["metrics"]["answer_containment"] == 0.0 and record["metrics"]["recall_at_5"] == 0.0
     with pytest.raises(IndexUnavailableError):  # without the index the whole run stops, with its message
         run_question(Broken(IndexUnavailableError("Chroma injoignable")), _gold(), 10, CONFIG)
+
+
+def test_score_quoting_the_right_passage_but_the_wrong_sentence() -> None:
+    passage = _passage("b", "Elle se réunit chaque année à Paris. " + PASSAGE)
+    ranking = [passage]
+    wrong = Citation(n=1, source=passage.source, quote="Elle se réunit chaque année à Paris.", start=0, end=36,
+                     score=0.9, chunk_id="b", passage=passage.text)
+    right = wrong.model_copy(update={"quote": PASSAGE})
+    outcomes = {}
+    for name, citation in (("right", right), ("wrong", wrong)):
+        answer = Answer(text=f"{citation.quote} [1]", citations=[citation], retrieved=ranking)
+        outcomes[name] = score(_gold(), answer, ranking, CONFIG)
+    good, bad = outcomes["right"], outcomes["wrong"]
+    assert good["metrics"]["citation_precision"] == 1.0 and good["metrics"]["quote_holds_evidence"] == 1.0
+    assert good["failures"] == []
+    # the passage holds the evidence, the quoted sentence does not: every quote-based metric drops
+    assert bad["metrics"]["citation_precision"] == 0.0 and bad["metrics"]["citation_recall"] == 0.0
+    assert bad["metrics"]["quote_holds_evidence"] == 0.0 and bad["metrics"]["answer_containment"] == 0.0
+    assert bad["citations"][0]["passage_has_evidence"] and not bad["citations"][0]["has_evidence"]
+    assert "quote misses the evidence of its passage: [1]" in bad["failures"]
+
+
+def test_extractive_answers_have_no_faithfulness_and_the_summary_says_why() -> None:
+    ranking = [_passage("b", PASSAGE)]
+    text = "**Nantes** — Dès 2013, l'AIMF s'est dotée d'une Commission présidée par la Ville de Nantes. [1]"
+    records = []
+    for generator, qtype in (("extractive", "where"), ("extractive", "who")):
+        r = score(_gold(type=qtype, id=qtype), Answer(text=text, citations=[_citation(1, ranking[0])],
+                                                      retrieved=ranking, generator=generator), ranking, CONFIG)
+        r.update(latency_ms=10.0, cpu_s=0.01)
+        records.append(r)
+    assert all(r["metrics"]["faithfulness"] is None and r["sentences"] == [] for r in records)
+    assert records[0]["span"] == "Nantes" and records[0]["metrics"]["exact_match"] == 1.0
+    s = summarise(records, CONFIG)
+    assert s["faithfulness"] is None and "not applicable" in s["faithfulness_note"]
+    assert s["quote_holds_evidence"] == 1.0 and s["exact_match"] == 1.0
+    assert set(s["by_type"]) == {"where", "who"} and s["by_type"]["who"]["n"] == 1
+    assert s["by_type"]["who"]["answer_containment"] == 1.0 and "by_group" not in s
+    # an LLM writer's answer gets the support test
+    llm = score(_gold(), Answer(text=text, citations=[_citation(1, ranking[0])], retrieved=ranking, generator="openai"),
+                ranking, CONFIG)
+    assert llm["metrics"]["faithfulness"] == 1.0
+
+
+def test_old_runs_are_read_under_the_new_metric_names() -> None:
+    assert M.upgrade({"answer_f1": 0.4, "faithfulness": 1.0}) == {"content_word_f1": 0.4, "faithfulness": 1.0}
+    assert M.upgrade({"content_word_f1": 0.5}) == {"content_word_f1": 0.5}

@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 GOLD = ROOT / "evals" / "datasets" / "aimf-gold.jsonl"
 # a who, a list, an English question, a city the speech never names, a role it never fills
 IDS = ["fr-09", "fr-15", "en-05", "un-04", "un-07"]
-QUALITY = ["recall_at_5", "mrr_at_10", "citation_precision", "citation_recall", "answer_containment", "answer_f1",
-           "faithfulness", "abstention_precision", "abstention_recall"]
+QUALITY = ["recall_at_5", "mrr_at_10", "citation_precision", "citation_recall", "quote_holds_evidence",
+           "answer_containment", "exact_match", "squad_f1", "content_word_f1", "faithfulness", "abstention_precision",
+           "abstention_recall"]
 
 
 def _questions():
@@ -36,7 +37,7 @@ def runs(bundled_index, tmp_path_factory):
     out = tmp_path_factory.mktemp("eval-runs")
     summaries = [evaluate(settings, _questions(), out / label, label=label, dataset=GOLD, assistant=assistant,
                           progress=False) for label in ("first", "second")]
-    return out / "first", out / "second", summaries
+    return out / "first", out / "second", summaries, assistant
 
 
 def _records(folder: Path) -> list[dict]:
@@ -44,7 +45,7 @@ def _records(folder: Path) -> list[dict]:
 
 
 def test_run_writes_every_file_with_the_summary_keys(runs) -> None:
-    first, _, (summary, _) = runs
+    first, _, (summary, _), _ = runs
     for name in ("results.jsonl", "summary.json", "report.md", "report.html", "metrics.png", "latency.png"):
         assert (first / name).is_file(), name
     on_disk = json.loads((first / "summary.json").read_text(encoding="utf-8"))
@@ -58,28 +59,38 @@ def test_run_writes_every_file_with_the_summary_keys(runs) -> None:
     config = on_disk["config"]
     assert config["generator"] == "extractive" and config["k"] == 5 and config["embedding_model"]
     assert on_disk["notices"] == []  # every evidence string was found in the index
+    # the extractive writer quotes: faithfulness does not apply, and the summary says so
+    assert on_disk["faithfulness"] is None and "not applicable" in on_disk["faithfulness_note"]
+    assert set(on_disk["by_type"]) == {q.type for q in _questions()}
+    assert config["index"]["chunks"] == len(settings_index_docs(runs)) and config["index"]["documents"] >= 1
 
     records = _records(first)
     assert [r["id"] for r in records] == IDS
     for r in records:
         assert {"answer", "citations", "retrieved", "metrics", "timings", "cpu_s", "failures"} <= set(r)
         assert r["retrieved"] and len(r["ranking"]) >= len(r["retrieved"])
-    dakar = records[IDS.index("un-04")]
-    assert dakar["abstained"] and dakar["failures"] == []
+    for r in records:  # an unanswerable question answered is diagnosed as such, and only then
+        if not r["answerable"]:
+            assert r["abstained"] != ("missed abstention: unanswerable question answered" in r["failures"]), r["id"]
     nantes = records[IDS.index("fr-09")]
     assert nantes["metrics"]["recall_at_5"] == 1.0 and nantes["citations"]
 
     md = (first / "report.md").read_text(encoding="utf-8")
     for section in ("## Résumé", "## Définitions", "## Par langue", "## Par type de question", "Questions en échec",
-                    "Pires réponses", "![Latence](latency.png)", "faithfulness (test de soutien)"):
+                    "Pires réponses", "![Latence](latency.png)", "faithfulness (test de soutien, rédacteurs LLM)",
+                    "exact_match et squad_f1 (SQuAD)", "| faithfulness | — |  | sans objet : not applicable"):
         assert section in md, section
     assert "cible (jeu de référence, extractif)" in md and config["dataset_kind"] == "gold"
     page = (first / "report.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == 2 and "<script" not in page
 
 
+def settings_index_docs(runs) -> list:
+    return runs[3].retriever.lexical().docs
+
+
 def test_same_run_gives_the_same_numbers(runs) -> None:
-    first, second, (a, b) = runs
+    first, second, (a, b), _ = runs
     assert {k: a[k] for k in QUALITY} == {k: b[k] for k in QUALITY}
     assert [r["metrics"] for r in _records(first)] == [r["metrics"] for r in _records(second)]
     assert [r["answer"] for r in _records(first)] == [r["answer"] for r in _records(second)]
@@ -88,7 +99,7 @@ def test_same_run_gives_the_same_numbers(runs) -> None:
 def test_compare_two_real_runs(runs, tmp_path: Path) -> None:
     from evals.compare import compare, write_files
 
-    first, second, _ = runs
+    first, second, _, _ = runs
     result = compare([first, second], resamples=300)
     assert result["n_common"] == len(IDS) and result["changed"] == []
     for name in QUALITY:
@@ -101,7 +112,7 @@ def test_compare_two_real_runs(runs, tmp_path: Path) -> None:
 def test_gate_on_a_real_summary(runs, tmp_path: Path) -> None:
     from aimf.cli import main
 
-    first, _, (summary, _) = runs
+    first, _, (summary, _), _ = runs
     floors = tmp_path / "floors.json"
     floors.write_text(json.dumps({"floors": {"recall_at_5": summary["recall_at_5"]}}))
     assert main(["eval", "gate", "--summary", str(first / "summary.json"), "--floors", str(floors)]) == 0
@@ -113,7 +124,7 @@ def test_unreachable_judge_is_skipped_with_a_notice(bundled_index, tmp_path: Pat
     from conftest import free_port
 
     settings, assistant = bundled_index
-    settings = settings.model_copy(update={"llm_base_url": f"http://127.0.0.1:{free_port()}/v1"})
+    settings = settings.model_copy(update={"judge_base_url": f"http://127.0.0.1:{free_port()}/v1"})
     summary = evaluate(settings, _questions()[:1], tmp_path / "judged", label="judged", dataset=GOLD,
                        assistant=assistant, judge="openai", progress=False)
     assert any("Juge LLM ignoré" in n for n in summary["notices"])
@@ -123,12 +134,13 @@ def test_unreachable_judge_is_skipped_with_a_notice(bundled_index, tmp_path: Pat
 
 def test_judge_adds_scores_next_to_the_deterministic_ones(bundled_index, tmp_path: Path, fake_openai) -> None:
     settings, assistant = bundled_index
-    settings = settings.model_copy(update={"llm_base_url": fake_openai, "llm_model": "fake"})
+    settings = settings.model_copy(update={"judge_base_url": fake_openai, "judge_model": "fake-judge"})
     summary = evaluate(settings, _questions()[:2], tmp_path / "judged", label="judged", dataset=GOLD,
                        assistant=assistant, judge="openai", progress=False)
     assert summary["judge_faithfulness"] == 0.75 and summary["judge_relevance"] == 1.0 and summary["judge_n"] == 2
-    assert summary["faithfulness"] is not None  # the deterministic metric is still there
-    assert "judge_faithfulness (juge LLM)" in (tmp_path / "judged" / "report.md").read_text(encoding="utf-8")
+    assert summary["quote_holds_evidence"] is not None  # the deterministic metrics are still there
+    report = (tmp_path / "judged" / "report.md").read_text(encoding="utf-8")
+    assert "judge_faithfulness (juge LLM)" in report and f"Juge LLM : openai (fake-judge @ {fake_openai})" in report
 
 
 def test_eval_run_command(bundled_index, tmp_path: Path) -> None:
@@ -137,8 +149,14 @@ def test_eval_run_command(bundled_index, tmp_path: Path) -> None:
     env = {**os.environ, "AIMF_DATA_DIR": str(settings.data_dir), "AIMF_EMBEDDING_MODEL": settings.embedding_model,
            "HF_HUB_OFFLINE": "1"}
     out = tmp_path / "cli-run"
+    # a folder of two gold sets (one question of the bundled set, then the bundled set): several files in one run
+    sets = tmp_path / "sets"
+    sets.mkdir()
+    lines = GOLD.read_text(encoding="utf-8").splitlines()
+    (sets / "a-extra.jsonl").write_text(next(line for line in lines if '"un-04"' in line) + "\n", encoding="utf-8")
+    (sets / "b-gold.jsonl").write_text(GOLD.read_text(encoding="utf-8"), encoding="utf-8")
     proc = subprocess.run(
-        [str(Path(sys.executable).parent / "aimf"), "eval", "run", "--dataset", str(GOLD), "--limit", "3",
+        [str(Path(sys.executable).parent / "aimf"), "eval", "run", "--dataset", str(sets), "--limit", "3",
          "--out", str(out), "--label", "cli"],
         env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )
@@ -146,6 +164,9 @@ def test_eval_run_command(bundled_index, tmp_path: Path) -> None:
     assert "recall_at_5" in proc.stdout and "Évaluation" in proc.stderr  # table, progress bar
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["n"] == 3 and summary["config"]["label"] == "cli"
+    assert summary["by_group"]["a-extra"]["n"] == 1 and summary["by_group"]["b-gold"]["n"] == 2
+    ids = [json.loads(line)["id"] for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert ids == ["a-extra/un-04", "b-gold/fr-01", "b-gold/fr-02"]
     bad = subprocess.run([str(Path(sys.executable).parent / "aimf"), "eval", "run", "--dataset",
                           str(tmp_path / "none.jsonl")], env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "introuvable" in bad.stderr
