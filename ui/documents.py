@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import sqlite3
@@ -36,6 +37,24 @@ def indexed_dates(manifest_path: Path) -> dict[str, str]:
         return {}
 
 
+def document_notes(manifest_path: Path) -> dict[str, list[str]]:
+    """source -> what the ingest could not read in it ("page 2 : aucune couche texte"), from the manifest."""
+    if not manifest_path.exists():
+        return {}
+    try:
+        with closing(sqlite3.connect(f"file:{manifest_path}?mode=ro", uri=True, timeout=5)) as db:
+            rows = db.execute("SELECT d.source, n.notes FROM notes n JOIN documents d ON d.sha256 = n.sha256").fetchall()
+    except sqlite3.Error:  # a manifest from before notes were kept: nothing to show
+        return {}
+    out = {}
+    for source, notes in rows:
+        try:
+            out[source] = list(json.loads(notes).get("warnings", []))
+        except (ValueError, AttributeError):
+            continue
+    return out
+
+
 def _fmt_date(iso: str) -> str:
     try:
         return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
@@ -46,8 +65,10 @@ def _fmt_date(iso: str) -> str:
 def document_rows(docs: list[dict[str, Any]], manifest_path: Path) -> list[list[Any]]:
     """Rows for the table: title, type, pages, passages, date indexed, file."""
     dates = indexed_dates(manifest_path)
+    notes = document_notes(manifest_path)
     return [
-        [d.get("title") or d["source"], (d.get("kind") or "").upper(), d.get("pages") or "—", d.get("chunks", 0),
+        [(d.get("title") or d["source"]) + "".join(f" ⚠️ {w}" for w in notes.get(d["source"], [])),
+         (d.get("kind") or "").upper(), d.get("pages") or "—", d.get("chunks", 0),
          _fmt_date(d.get("indexed_at") or dates.get(d["source"], "")), d["source"]]
         for d in docs
     ]
