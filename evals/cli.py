@@ -11,6 +11,9 @@ SUBCOMMANDS = {
     "from-feedback": ("evals.feedback", "transformer les avis des utilisateurs en questions de test"),
     "gate": ("evals.gate", "échouer quand une métrique passe sous son seuil (intégration continue)"),
     "fit-relevance": ("evals.fit_relevance", "réajuster le modèle de pertinence (seuil d'abstention) sur un fichier SQuAD"),
+    "fit-cross-lingual": ("evals.fit_cross_lingual",
+                          "réajuster les constantes entre langues (écart de cosinus, modèle cosinus seul, seuil de "
+                          "phrase) sur la moitié dev"),
 }
 
 

@@ -156,6 +156,7 @@ def evaluate(settings, questions: list[GoldQuestion], out: Path, *, label: str, 
             grader = None
 
     records: list[dict] = []
+    groups = groups if groups and len(set(groups.values())) > 1 else None  # one group: nothing to break down
     depth = int(config.get("ranking_depth", 10))
     for q in _progress(questions, progress, console):
         record = run_question(assistant, q, depth, config, grader)

@@ -99,3 +99,8 @@ def load_questions(paths: list[Path], splits_path: Path = SPLITS_PATH) -> tuple[
             groups[q.id] = group
             questions.append(q)
     return questions, groups
+
+
+def test_files(path: Path = SPLITS_PATH) -> set[Path]:
+    """The frozen half's files (resolved): nothing may be fitted or tuned on them."""
+    return {Path(g["file"]).resolve() for g in load_splits(path).values() if g["split"] == "test"}
