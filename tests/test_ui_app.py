@@ -358,3 +358,175 @@ def test_browser_model_output_renders_inert(page, tmp_path):
         assert not watch.dialogs and not watch.outside, (watch.dialogs, watch.outside)
     finally:
         app.close()
+
+
+# --- what users hit, in the browser, over a FAKE assistant (scripted answers; the page is the real one) --------------
+MARKET = "Le marché ouvre le samedi. Les pirogues arrivent à l'aube. Le poisson fumé se vend au quai."
+BEFORE_MARKET, AFTER_MARKET = "Ganvié est une cité lacustre du Bénin.", "Les touristes visitent le village en barque."
+
+
+def _fake_app(tmp_path, **overrides):
+    import time
+
+    from rag.answer import Answer, Citation
+    from rag.settings import Settings
+    from test_ui_unit import FakeAssistant, default_answer
+    from ui.app import build_app
+
+    def script(question, history):
+        if question.startswith("Marché"):  # two sentences quoted from one passage, one between them not
+            first, second = "Le marché ouvre le samedi.", "Le poisson fumé se vend au quai."
+            return Answer(text=f"{first} {second} [1]", question=question, standalone_question=question, citations=[
+                Citation(n=1, source="ganvie.md", title="Ganvié", quote=MARKET, start=len(BEFORE_MARKET) + 1,
+                         end=len(BEFORE_MARKET) + 1 + len(MARKET), score=0.8, passage=MARKET, quote_start=0,
+                         quote_end=len(MARKET))])
+        if question.startswith("Lent"):  # an answer that takes a while: a second question is sent meanwhile
+            time.sleep(1.5)
+        answer = default_answer(question)
+        answer.lang = "en" if question.startswith("Who") else "fr"
+        return answer
+
+    class PageFake(FakeAssistant):  # FAKE index: one document read back for the passage in context
+        class retriever:
+            class store:
+                @staticmethod
+                def get(where):
+                    text = f"{BEFORE_MARKET} {MARKET} {AFTER_MARKET}"
+                    return [type("Chunk", (), {"metadata": {"start": 0}, "page_content": text})]
+
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", corpus_dir=tmp_path / "corpus", ui_allow_upload=True,
+                        **overrides)
+    app = build_app(PageFake(settings, script=script), settings)
+    return app, launch(app)
+
+
+@pytest.fixture(scope="module")
+def fake_served(tmp_path_factory):
+    app, url = _fake_app(tmp_path_factory.mktemp("ui-fake"), max_question_chars=2000, max_file_mb=50)
+    yield url
+    app.close()
+
+
+def ask_in_page(page, question: str):
+    box = page.locator("#aimf-question textarea")
+    box.fill(question)
+    box.press("Enter")
+
+
+def bots(page):
+    return page.locator("#aimf-chat .message.bot, #aimf-chat [data-testid=bot]")
+
+
+def line_count(locator) -> int:
+    """How many lines an element's text takes on screen."""
+    return locator.evaluate("e => { const r = document.createRange(); r.selectNodeContents(e); "
+                            "return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size; }")
+
+
+@pytest.mark.browser
+def test_browser_phone_passage_view_opens_in_view_and_header_and_table_read(page, fake_served, tmp_path):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(fake_served)
+    subtitle = page.locator("#aimf-header p")
+    subtitle.wait_for()
+    assert subtitle.bounding_box()["width"] > 250, subtitle.bounding_box()  # was a 70 px column, a word per line
+    ask_in_page(page, "Qui préside ?")
+    marker = page.locator("#aimf-chat .aimf-marker").first
+    marker.wait_for()
+    marker.scroll_into_view_if_needed()
+    marker.click()
+    view = page.locator("#aimf-context .aimf-context")
+    view.wait_for()
+    page.wait_for_timeout(300)
+    box = page.locator("#aimf-context-box").bounding_box()
+    assert box["y"] >= 0 and box["y"] + 40 < 844, box  # on screen where the tap was, not ~900 px below
+    page.screenshot(path=str(tmp_path / "phone-passage.png"))
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.locator("#aimf-context-close").click()
+    page.get_by_role("tab", name="Documents").click()
+    headers = page.locator("#aimf-docs th .header")
+    headers.first.wait_for()
+    page.wait_for_timeout(500)
+    counts = [line_count(headers.nth(i)) for i in range(headers.count())]
+    assert counts and all(n == 1 for n in counts), counts  # no header written a letter per line
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the table scrolls, not the page
+    assert "50 Mo" in page.locator("#aimf-upload").locator("xpath=following::*[contains(., 'Taille maximale')][1]").inner_text()
+
+
+@pytest.mark.browser
+def test_browser_two_quoted_sentences_two_highlights_and_text_around(page, fake_served):
+    page.goto(fake_served)
+    ask_in_page(page, "Marché de Ganvié ?")
+    card = page.locator("#aimf-sources .aimf-card").first
+    card.wait_for()
+    marks = card.locator("mark")
+    assert marks.all_inner_texts() == ["Le marché ouvre le samedi.", "Le poisson fumé se vend au quai."]
+    card.click()
+    view = page.locator("#aimf-context .aimf-context")
+    view.wait_for()
+    assert view.locator("mark").count() == 2
+    assert "pirogues" not in " ".join(view.locator("mark").all_inner_texts())  # nothing between them highlighted
+    text = view.locator(".aimf-context-text").inner_text()
+    assert BEFORE_MARKET in text and AFTER_MARKET in text  # the document around the passage
+    assert text.index(BEFORE_MARKET) < text.index("Le marché") < text.index(AFTER_MARKET)
+
+
+@pytest.mark.browser
+def test_browser_two_questions_sent_50_ms_apart_both_stay(page, fake_served):
+    page.goto(fake_served)
+    ask_in_page(page, "Lent : qui préside ?")
+    page.wait_for_timeout(50)
+    ask_in_page(page, "Et depuis quand ?")
+    page.locator("#aimf-chat .aimf-m-1-1").wait_for(timeout=30_000)  # the second turn's marker
+    page.wait_for_timeout(500)
+    users = page.locator("#aimf-chat .message.user, #aimf-chat [data-testid=user]").all_inner_texts()
+    # both kept (answered one after the other, in the order the server took them up)
+    assert sorted({u.strip() for u in users}) == ["Et depuis quand ?", "Lent : qui préside ?"], users
+    assert page.locator("#aimf-chat .aimf-marker").count() == 2  # two answers, each with its marker
+    assert page.locator("#aimf-chat .aimf-m-0-1").count() == 1
+
+
+@pytest.mark.browser
+def test_browser_long_question_is_counted_not_cut(page, fake_served):
+    page.goto(fake_served)
+    question = "Quelle ville préside la commission ? " * 70  # about 2,600 characters, over the 2,000 setting
+    n = len(question.strip())
+    box = page.locator("#aimf-question textarea")
+    box.fill(question)
+    note = page.locator("#aimf-question .aimf-length")
+    note.wait_for()
+    digits = re.sub(r"\D", "", note.inner_text())
+    assert digits == f"{n}2000", note.inner_text()  # the pasted length and the setting
+    assert len(box.input_value()) == len(question)  # nothing cut
+    box.press("Enter")
+    page.locator("#aimf-status").get_by_text("trop longue").wait_for()
+    status = page.locator("#aimf-status").inner_text()
+    assert f"{n} caractères" in status and "maximum 2000" in status
+
+
+@pytest.mark.browser
+def test_browser_labels_switch_language_everywhere(page, fake_served):
+    page.goto(fake_served)
+    ask_in_page(page, "Who chairs the commission?")
+    page.locator("#aimf-chat .aimf-marker").first.wait_for()
+    assert "Answer quoted from French documents." in bots(page).last.inner_text()
+    like_button(page).click()
+    status = page.locator("#aimf-feedback-status")
+    status.get_by_text("votre avis est enregistré").wait_for()
+    page.locator("#aimf-comment textarea").fill("Très clair")
+    page.locator("#aimf-feedback button").get_by_text("Envoyer le commentaire").click()
+    status.get_by_text("votre commentaire est enregistré").wait_for()  # the comment, confirmed as such
+    assert page.locator("#aimf-chat button[aria-label=\"Je n'aime pas\"]").count() == 1
+
+    page.locator("#aimf-lang").get_by_text("English").click()
+    page.locator("#aimf-send").get_by_text("Send").wait_for()
+    status.get_by_text("your comment is saved").wait_for(timeout=15000)
+    page.locator("#aimf-chat button[aria-label='Dislike']").wait_for(timeout=15000)
+    assert page.locator("#aimf-chat button[aria-label='Like']").count() == 1
+    assert page.locator("#aimf-chat button[aria-label='Clear conversation']").count() == 1
+    assert "Answer quoted word for word" in page.locator("#aimf-sources").inner_text()
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#aimf-upload").get_by_text("Drop the file here").wait_for(timeout=15000)
+    assert "Déposez" not in page.locator("#aimf-upload").inner_text()
+    page.locator("#aimf-lang").get_by_text("Français").click()
+    page.locator("#aimf-upload").get_by_text("Déposez le fichier ici").wait_for(timeout=15000)

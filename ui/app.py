@@ -161,7 +161,9 @@ def build_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore 
         ask_inputs = [question, chatbot, state, writer, k, doc_filter, lang]
         ask_outputs = [chatbot, state, sources, question, ctx_box, status, answer_json]
         # Everything that runs the model shares one concurrency group: at most ui_concurrency at once, others queue.
-        model = {"concurrency_id": "model", "concurrency_limit": settings.ui_concurrency}
+        # Every question sent is answered, in order: a second one sent while the first is answered is queued (Gradio
+        # drops it by default), and the handlers answer one question at a time per session.
+        model = {"concurrency_id": "model", "concurrency_limit": settings.ui_concurrency, "trigger_mode": "multiple"}
         asking = [
             question.submit(h.respond, ask_inputs, ask_outputs, api_name="ask", show_progress="hidden", **model),
             send.click(h.respond, ask_inputs, ask_outputs, api_visibility="private", show_progress="hidden", **model),
@@ -192,7 +194,7 @@ def build_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore 
         refresh.click(h.documents, [lang], docs_outputs, api_visibility="private", concurrency_limit=None)
         if settings.ui_allow_upload:
             upload_btn.click(h.upload, [upload_file, lang], [upload_status, *docs_outputs, upload_file], api_name="upload",
-                             **model)
+                             concurrency_id="model", concurrency_limit=settings.ui_concurrency)
 
         def relabel(lg: str, st: dict | None, table) -> list:
             lg = norm_lang(lg)
