@@ -30,6 +30,6 @@ def test_synthetic_vectors_sit_in_e5s_cosine_band():
     assert vectors.shape == (3000, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
     spread = band(vectors)
     assert 0.80 <= spread["p01"] and spread["p50"] <= 0.86
-    # Each question has one passage clearly closest (it was made from it), as a question has its answer.
-    top = np.sort(questions @ vectors.T, axis=1)[:, -2:]
-    assert (top[:, 1] - top[:, 0] > 0.01).mean() > 0.9
+    # Questions are drawn like passages: their five nearest passages are near-ties just above the band (the hard case).
+    top = np.sort(questions @ vectors.T, axis=1)[:, ::-1]
+    assert np.median(top[:, 0] - top[:, 4]) < 0.01 and np.all(top[:, 4] > spread["p50"])
