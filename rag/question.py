@@ -40,6 +40,9 @@ class Constraint:
 
     text: str
     kind: str  # "name" | "year"
+    # The word that introduces it ("à" Dakar, "du" Cameroun, "en" 2024), preposition forms merged: a sentence that
+    # introduces another name the same way ("du Sénégal") is the parallel sentence about another subject.
+    lead: str = field(default="", compare=False)
 
     @property
     def folded(self) -> str:
@@ -65,6 +68,18 @@ def _capitalised_neighbour(words: list[str], i: int, step: int) -> bool:
     return 0 < j < len(words) and _bare(words[j])[:1].isupper() and abs(j - i) <= 3
 
 
+_LEADS = {"d": "de", "du": "de", "des": "de", "de": "de", "of": "de", "a": "a", "au": "a", "aux": "a", "at": "a",
+          "in": "a", "en": "en", "dans": "a", "pour": "pour", "for": "pour", "l": "le", "la": "le", "le": "le",
+          "les": "le", "the": "le", "par": "par", "by": "par", "avec": "avec", "with": "avec"}
+
+
+def _lead(words: list[str], i: int) -> str:
+    """The preposition or article before words[i] (an elided "d'"/"l'" counts), merged to one form."""
+    elided = re.match(r"^([dl])['’]", words[i], re.I)
+    before = elided.group(1) if elided else (words[i - 1] if i > 0 else "")
+    return _LEADS.get(fold(before), "")
+
+
 def constraints(question: str, names: bool = True, skip_first: bool = True) -> list[Constraint]:
     """Proper names and years the question relies on. ``names=False`` (a question in another language than the
     documents) keeps only years, acronyms and lone capitalised words: runs of them are institutions whose names get
@@ -75,13 +90,13 @@ def constraints(question: str, names: bool = True, skip_first: bool = True) -> l
     for i, w in enumerate(words):
         bare = _bare(w).strip("-")
         if _YEAR.fullmatch(bare):
-            out.append(Constraint(bare, "year"))
+            out.append(Constraint(bare, "year", _lead(words, i)))
             continue
         is_acronym = bare.isupper() and len(bare) > 1
         lone = not (_capitalised_neighbour(words, i, -1) or _capitalised_neighbour(words, i, 1))
         if (names or is_acronym or lone) and (i > 0 or not skip_first) and bare[:1].isupper() and fold(bare) not in NOT_NAMES \
                 and len(bare) > 2 and not ROMAN_ORDINAL.fullmatch(bare):
-            out.append(Constraint(bare, "name"))
+            out.append(Constraint(bare, "name", _lead(words, i)))
     return list(dict.fromkeys(out))
 
 
@@ -122,3 +137,11 @@ def context_text(*parts: str) -> str:
 
 def missing(found: list[Constraint], folded_context: str) -> list[Constraint]:
     return [c for c in found if not holds(c, folded_context)]
+
+
+def parallel(c: Constraint, sentence: str, question: str) -> list[Constraint]:
+    """Names or years of the sentence introduced as the constraint is in the question but not in the question:
+    "pour les villes du Sénégal" against "pour les villes du Cameroun", "en 2022" against "en 2024"."""
+    asked = {x.folded for x in constraints(question)}
+    return [x for x in constraints(sentence, skip_first=False)
+            if x.kind == c.kind and c.lead and x.lead == c.lead and x.folded not in asked]
