@@ -76,7 +76,9 @@ def join_lines(lines: list[str], vocab: Vocabulary) -> str:
             continue
         tail = _TAIL.search(out)
         head = _HEAD.match(line)
-        if tail and head and not out.endswith(" -"):
+        if out.endswith("-") and out[-2:-1].isdigit() and line[:1].isdigit():
+            out += line  # a range cut after its hyphen: "2019-" + "2023"
+        elif tail and head and not out.endswith(" -"):
             if keep_hyphen(tail.group(1), head.group(1), vocab):
                 out += line
             else:

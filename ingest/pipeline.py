@@ -25,7 +25,8 @@ from rag.settings import Settings
 from rag.store import Store, binding, describe_location, make_client
 
 # Files that describe the corpus folder itself rather than belonging to it.
-IGNORED_NAMES = {"readme.md", "lisezmoi.md", "readme.txt", "lisezmoi.txt"}
+IGNORED_NAMES = {"readme.md", "lisezmoi.md", "readme.txt", "lisezmoi.txt", "sources.md"}
+TOO_BIG = "fichier trop volumineux"
 EMBED_GROUP = 256  # chunks embedded together: big enough to keep the model's batches full across small files
 
 
@@ -265,11 +266,14 @@ class Ingestor:
             try:
                 stat = path.stat()
                 failed = manifest.failure(key)
-                if failed and failed.size == stat.st_size and failed.mtime_ns == stat.st_mtime_ns and not self.retry_failed:
+                # A file refused for its size is read again once the size limit lets it through.
+                size_ok = failed is not None and failed.message.startswith(TOO_BIG) and stat.st_size <= limit
+                if (failed and failed.size == stat.st_size and failed.mtime_ns == stat.st_mtime_ns and not size_ok
+                        and not self.retry_failed):
                     report.not_retried.append({"file": source, "message": failed.message})
                     continue
                 if stat.st_size > limit:
-                    self._fail(report, source, f"fichier trop volumineux ({stat.st_size / 1e6:.1f} Mo > {self.settings.max_file_mb:g} Mo, réglage AIMF_MAX_FILE_MB)",
+                    self._fail(report, source, f"{TOO_BIG} ({stat.st_size / 1e6:.1f} Mo > {self.settings.max_file_mb:g} Mo, réglage AIMF_MAX_FILE_MB)",
                                manifest, FailureRow(key, source, stat.st_size, stat.st_mtime_ns, "", ""))
                     continue
                 previous = manifest.path_row(key)

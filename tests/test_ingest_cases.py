@@ -75,6 +75,7 @@ def test_hyphen_rules():
     assert keep_hyphen("vingt", "deux", vocab)  # two words each standing alone
     assert keep_hyphen("porte", "parole", vocab)  # the document writes the compound with its hyphen
     assert join_lines(["Le porte-", "parole a parlé de concer-", "tation."], vocab) == "Le porte-parole a parlé de concertation."
+    assert join_lines(["Le bilan 2019-", "2023 et la suite -", "enfin."], vocab) == "Le bilan 2019-2023 et la suite - enfin."
 
 
 def test_headings_become_sections_and_no_heading_is_a_passage_alone(report_doc):
@@ -188,3 +189,27 @@ def test_documents_tab_shows_pages_without_text(corpus, make_settings, fake_embe
     rows = document_rows([{"source": "rapport-annuel-2025.pdf", "title": "Rapport", "kind": "pdf", "pages": 6,
                            "chunks": 9}], settings.manifest_path)
     assert "page 2 : aucune couche texte" in rows[0][0]
+
+
+def test_library_warnings_are_reported_with_the_file_name(corpus, make_settings, fake_embeddings, monkeypatch, capsys):
+    """pdfminer's log warnings ("EOF marker not found"…) and Python warnings raised while reading go into the
+    report under the file's name, never bare on the terminal."""
+    import logging
+    import warnings as pywarnings
+
+    import ingest.pdf_words as pdf_words
+
+    real = pdf_words.read_words
+
+    def noisy(path):
+        logging.getLogger("pdfminer.pdfparser").warning("EOF marker not found")
+        pywarnings.warn("xref table damaged, rebuilt")
+        return real(path)
+
+    monkeypatch.setattr(pdf_words, "read_words", noisy)
+    settings = make_settings(sentence_vectors=False)
+    report = Ingestor(settings, embeddings=fake_embeddings, model_id="fake").run([corpus["report"]])
+    assert report.failed == 0
+    assert {"file": "rapport-annuel-2025.pdf", "message": "lecture du PDF : EOF marker not found"} in report.warnings
+    assert {"file": "rapport-annuel-2025.pdf", "message": "xref table damaged, rebuilt"} in report.warnings
+    assert "EOF marker" not in capsys.readouterr().err

@@ -329,6 +329,9 @@ def test_file_over_the_size_limit_fails_clearly(env, make_settings):
     assert report.failed == 1 and report.added == 1
     assert report.errors[0]["file"] == "gros.txt"
     assert "trop volumineux" in report.errors[0]["message"] and "AIMF_MAX_FILE_MB" in report.errors[0]["message"]
+    # Unchanged, it is not read again; once the limit lets it through, it is indexed.
+    assert [f["file"] for f in env.run(settings=settings).not_retried] == ["gros.txt"]
+    assert env.run().added == 1
 
 
 def test_unreadable_file_fails_alone(env, monkeypatch):
