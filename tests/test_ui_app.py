@@ -262,8 +262,8 @@ def test_browser_example_question_sources_and_thumbs_up(page, served, tmp_path):
     page.locator("#aimf-feedback").wait_for()
     page.locator("#aimf-comment textarea").fill("Réponse claire")
     page.locator("#aimf-feedback button").get_by_text("Envoyer le commentaire").click()
-    page.locator("#aimf-feedback").get_by_text("votre avis est enregistré").wait_for()
-    # The confirmation is already shown after the thumbs-up: wait (bounded) for the comment to reach the store.
+    page.locator("#aimf-feedback").get_by_text("votre commentaire est enregistré").wait_for()
+    # Wait (bounded) for the comment to reach the store.
     rows: list = []
     for _ in range(50):
         rows = [r for r in FeedbackStore(served["settings"].feedback_path).rows() if r["question"] == "Quel projet est mené à Cotonou ?"]

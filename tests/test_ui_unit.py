@@ -502,3 +502,31 @@ def test_upload_limit_follows_the_file_size_setting(tmp_path):
     assert Settings(_env_file=None, max_file_mb=50).upload_limit_mb == 50
     assert Settings(_env_file=None, max_file_mb=50, ui_max_upload_mb=5).upload_limit_mb == 5
     assert Settings(_env_file=None, max_file_mb=10, ui_max_upload_mb=20).upload_limit_mb == 10  # ingest refuses more
+
+
+def test_unsupported_sentence_gets_a_visible_badge_and_supporting_spans_are_highlighted(ui_settings):
+    from rag.answer import QuoteSpan, SentenceCheck
+    from ui.handlers import Handlers
+
+    good, bad = "La commission est présidée par Nantes [1].", "Elle a été créée en 1990 [1]."
+
+    def written(question, history):
+        answer = default_answer(question)
+        answer.generator, answer.text = "openai", f"{good} {bad}"
+        start = PASSAGE.index("la commission")
+        answer.citations[0].quote_spans = [(start, PASSAGE.index("Nantes.") + len("Nantes."))]
+        answer.sentences = [
+            SentenceCheck(text=good, start=0, end=len(good), markers=[1], supported=True,
+                          quotes=[QuoteSpan(n=1, start=start, end=start + 10, text="x")]),
+            SentenceCheck(text=bad, start=len(good) + 1, end=len(good) + 1 + len(bad), markers=[1], supported=False,
+                          reason="number", detail="1990 ne figure pas dans le passage cité", missing=["1990"]),
+        ]
+        return answer
+
+    h = Handlers(FakeAssistant(ui_settings, script=written), ui_settings)
+    chat, _state, sources, *_ = drain(h.respond("Qui préside ?", [], None, "extractive", 5, [], "fr"))[-1]
+    content = chat[-1]["content"]
+    assert content.count("aimf-unsupported") == 1 and "non étayé" in content
+    assert content.index("présidée") < content.index("1990") < content.index("aimf-unsupported")  # after the bad one
+    assert "1990 ne figure pas" in content  # why, in the badge's tooltip
+    assert re.findall(r"<mark>(.*?)</mark>", sources) == ["la commission est présidée par la Ville de Nantes."]

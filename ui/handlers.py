@@ -67,6 +67,7 @@ def answer_record(answer: Answer, msg_index: int) -> dict[str, Any]:
         "citations": [{**c.model_dump(), "lang": lang} for c, lang in zip(answer.citations, _citation_langs(answer))],
         "further": [p.model_dump(exclude={"rank_score"}) for p in answer.further],
         "notices": list(answer.notices),
+        "sentences": [s.model_dump() for s in getattr(answer, "sentences", None) or []],
         "generator": answer.generator,
         "lang": answer.lang,
         "timings": answer.timings.model_dump(),

@@ -125,6 +125,17 @@ def highlighted(passage: str, span: tuple[int, int] | list[tuple[int, int]] | No
 def citation_spans(c: dict, answer: str) -> tuple[str, list[tuple[int, int]]]:
     """(passage, spans to highlight) of one citation of an answer."""
     passage = c.get("passage") or c.get("quote", "")
+    given = [(int(a), int(b)) for a, b in c.get("quote_spans") or [] if 0 <= int(a) < int(b) <= len(passage)]
+    if given:  # a written answer: the spans that support its sentences, as checked
+        merged: list[tuple[int, int]] = []
+        for a, b in sorted(given):
+            if merged and not passage[merged[-1][1]:a].strip():
+                merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+            else:
+                merged.append((a, b))
+        return passage, merged
+    if not c.get("quote"):  # nothing in the passage supports what cites it: nothing is highlighted
+        return passage, []
     span = quote_span(passage, c.get("quote", ""), c.get("quote_start"), c.get("quote_end"))
     return passage, quoted_spans(passage, span, answer)
 
@@ -213,10 +224,27 @@ def lang_note(record: dict) -> str:
     return t(key, asked, doc_lang=t(f"lang_name_{doc_lang}", asked))
 
 
+def _badge(sentence: dict, lang: str) -> str:
+    why = sentence.get("detail") or t("unsupported_help", lang)
+    return f' <span class="aimf-unsupported" title="{esc(why)}">⚠ {esc(t("unsupported", lang))}</span>'
+
+
 def answer_html(record: dict, turn: int) -> str:
-    """The answer as the chat shows it: its text with clickable markers, and the language note under it."""
+    """The answer as the chat shows it: its text with clickable markers, a visible badge after each sentence the cited
+    passages do not support (written answers), and the language note under it."""
     note = lang_note(record)
-    body = chat_text(record.get("text", ""), turn)
+    text, lang = record.get("text", ""), record.get("lang") or "fr"
+    flagged = sorted((s for s in record.get("sentences") or []
+                      if not s.get("supported", True) and not s.get("removed") and 0 <= s.get("start", -1) < s.get("end", -1) <= len(text)),
+                     key=lambda s: s["start"])
+    parts, pos = [], 0
+    for s in flagged:
+        if s["start"] < pos:
+            continue
+        parts.append(chat_text(text[pos:s["end"]], turn) + _badge(s, lang))
+        pos = s["end"]
+    parts.append(chat_text(text[pos:], turn))
+    body = "".join(parts)
     return body + (f'\n\n<em class="aimf-lang-note">{esc(note)}</em>' if note else "")
 
 
