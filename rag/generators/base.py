@@ -46,7 +46,11 @@ class NotFoundFilter:
         for k in range(min(len(self.buffer), 16), 0, -1):
             tail = self.buffer[-k:]
             starts_word = k == len(self.buffer) or not self.buffer[-k - 1].isalnum()
-            if starts_word and any(s.startswith(_fold(tail).lstrip("*_«\"'`“ ")) for s in _SPELLINGS) and tail.strip():
+            bare = _fold(tail).lstrip("*_«\"'`“ ")
+            # a token begun, or complete but maybe followed by its closing emphasis or quote
+            maybe = any(s.startswith(bare) or (bare.startswith(s) and not bare[len(s):].strip("*_»\"'`” "))
+                        for s in _SPELLINGS)
+            if starts_word and maybe and tail.strip():
                 hold = len(self.buffer) - k
                 break
         ready, self.buffer = self.buffer[:hold], self.buffer[hold:]
