@@ -245,13 +245,14 @@ def test_browser_example_question_sources_and_thumbs_up(page, served, tmp_path):
     card.wait_for()
     assert card.locator(".aimf-num").inner_text().strip() == "1"
     assert "Discours d'ouverture" in card.locator(".aimf-card-title").inner_text()
-    assert "Cotonou" in card.locator("mark").inner_text()
+    marked = " ".join(card.locator("mark").all_inner_texts())
+    assert "Cotonou" in marked and "Phnom Penh" not in marked  # the list items between the quoted ones: not marked
     assert re.search(r"pertinence estimée \d+\u202f%", card.inner_text()), card.inner_text()
 
     card.click()
     context = page.locator("#aimf-context .aimf-context")
     context.wait_for()
-    assert "Cotonou" in context.locator("mark").inner_text()
+    assert "Cotonou" in " ".join(context.locator("mark").all_inner_texts())
     assert "Phnom Penh" in context.inner_text()  # the passage around the quote
     page.locator("#aimf-context-close").click()
     context.wait_for(state="hidden")
@@ -296,7 +297,7 @@ def test_browser_planted_document_renders_inert(page, served, tmp_path):
     page.get_by_role("button", name="Indexer le document").click()
     page.locator("#aimf-upload-status").get_by_text("est indexé").wait_for()
     page.wait_for_function("document.querySelector('#aimf-docs').innerText.includes('marché flottant de Ganvié')")
-    assert "<script>" in page.locator("#aimf-docs").inner_text()  # shown as text, not run
+    assert "window.aimfPwned" not in page.locator("#aimf-docs").inner_text()  # raw HTML stripped at ingest
 
     page.get_by_role("tab", name="Discussion").click()
     page.locator("#aimf-question textarea").fill("Que vendent les pêcheurs de Ganvié ?")
@@ -308,7 +309,7 @@ def test_browser_planted_document_renders_inert(page, served, tmp_path):
     page.wait_for_timeout(500)
 
     sources = page.locator("#aimf-sources").inner_text() + page.locator("#aimf-context").inner_text()
-    assert "Ganvié" in sources and "<script>" in sources and "onerror" in sources
+    assert "Ganvié" in sources and "onerror" not in sources  # markup is no content: stripped at ingest
     for area in ("#aimf-chat", "#aimf-sources", "#aimf-context", "#aimf-docs"):
         assert page.locator(f"{area} script, {area} img").count() == 0, area
         assert page.locator(f"{area} a[href*='{OUTSIDE}']").count() == 0, area
@@ -489,7 +490,7 @@ def test_browser_two_questions_sent_50_ms_apart_both_stay(page, fake_served):
 @pytest.mark.browser
 def test_browser_long_question_is_counted_not_cut(page, fake_served):
     page.goto(fake_served)
-    question = "Quelle ville préside la commission ? " * 70  # about 2,600 characters, over the 2,000 setting
+    question = "Quelle ville préside la commission ? " * 95  # about 3,500: over the setting and the old 3,000 cut
     n = len(question.strip())
     box = page.locator("#aimf-question textarea")
     box.fill(question)
