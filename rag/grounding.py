@@ -41,6 +41,7 @@ MIN_WORD_SHARE = 0.67
 MIN_PREFIX = 6
 PREFIX_SHARE = 0.75
 MAX_SPANS = 4  # passage sentences shown as the support of one answer sentence
+NUMBER_CONTEXT = 2  # words or names a passage sentence must share with the claim for its numbers to count
 
 # A reader's support score: (claim, passage text) -> probability the passage supports the claim.
 Scorer = Callable[[str, str], float]
@@ -81,7 +82,7 @@ _NUMBER_WORD = re.compile(r"\b(" + "|".join(sorted(_NUMBER_WORDS, key=len, rever
 _INSTRUCTION = re.compile(
     r"\b(?:ignore[rsz]?|oublie[rsz]?|disregard|forget)\b.{0,40}?\b(?:instructions?|consignes?|regles?|rules?|"
     r"prompt|precedent\w*|previous|above|ci-dessus)\b"
-    r"|\b(?:reponds|repondez|repondre|ecris|ecrivez|dis|dites|answer|respond|reply|say|write)\b\s*(?:[:«\"“]|"
+    r"|\b(?:reponds|repondez|repondre|ecris|ecrivez|answer|respond|reply|write)\b\s*(?:[:«\"“]|"
     r"(?:\w+\s+){0,2}(?:que|that|only|uniquement|seulement)\b)"
     r"|\b(?:tu es|vous etes|you are)\s+(?:maintenant|desormais|now)\b|<\|?(?:system|im_start)",
     re.I,
@@ -309,14 +310,19 @@ def check_sentence(claim: str, cited: list[tuple[int, Passage]], lang: str, scor
     spans = [s for n, p in cited for s in _spans(n, p)]
     cross = all((p.lang or detect_lang(p.text)) != lang for _, p in cited)
 
+    # A number counts only where the passage speaks of the same thing: in a sentence sharing words with the claim
+    # ("en 1778" elsewhere in the passage does not support "Fin 1778, Howe…" when the passage says 1777 there).
+    context = min(NUMBER_CONTEXT, len(wanted.names) if cross else len(wanted.words) + len(wanted.names))
+
     def covers(span: _Span) -> tuple[set[int], set[int], set[int]]:
-        nums = {i for i, (_, vs) in enumerate(wanted.numbers) if vs & span.facts.values}
         names = {i for i, name in enumerate(wanted.names) if _name_in(name, span.folded)
                  or (cross and any(_same_word((fold(name), fold(name)), (w, w)) for _, w, _ in span.facts.words))}
         words = set() if cross else {
             i for i, (stem, w, _) in enumerate(wanted.words)
             if any(_same_word((stem, w), (s2, w2)) for s2, w2, _ in span.facts.words)
         }
+        nums = {i for i, (_, vs) in enumerate(wanted.numbers) if vs & span.facts.values} \
+            if len(names) + len(words) >= context else set()
         return nums, names, words
 
     # Greedy cover: the passage sentence that holds most of the claim, then those adding what is still missing.
