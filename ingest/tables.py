@@ -118,11 +118,7 @@ def pipe_table_rows(lines: list[str]) -> list[list[str | None]] | None:
     for line in [lines[0]] + lines[2:]:
         if _PIPE_RULE.match(line):
             continue
-        cells: list[str | None] = []
-        for c in split_pipe_row(line):
-            # A cell repeated from its left neighbour is how a column span comes out of HTML-to-Markdown: once.
-            cells.append(None if cells and c and c == cells[-1] else c)
-        rows.append(cells)
+        rows.append(list(split_pipe_row(line)))
     return rows
 
 

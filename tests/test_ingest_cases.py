@@ -213,3 +213,12 @@ def test_library_warnings_are_reported_with_the_file_name(corpus, make_settings,
     assert {"file": "rapport-annuel-2025.pdf", "message": "lecture du PDF : EOF marker not found"} in report.warnings
     assert {"file": "rapport-annuel-2025.pdf", "message": "xref table damaged, rebuilt"} in report.warnings
     assert "EOF marker" not in capsys.readouterr().err
+
+
+def test_markdown_pipe_table_keeps_equal_neighbour_cells(tmp_path):
+    path = tmp_path / "services.md"
+    path.write_text("# Services\n\n| Ville | Wifi public | État civil en ligne |\n|---|---|---|\n| Dakar | Oui | Oui |\n"
+                    "| Hué | Non | Oui |\n", encoding="utf-8")
+    doc = load(path)
+    assert "Dakar — wifi public : Oui ; état civil en ligne : Oui." in doc.text
+    assert "Hué — wifi public : Non ; état civil en ligne : Oui." in doc.text
