@@ -184,8 +184,9 @@ def evaluate(settings, questions: list[GoldQuestion], out: Path, *, label: str, 
 def _ingest_corpus(settings, console) -> None:
     from ingest.pipeline import Ingestor
 
-    report = Ingestor(settings).run()
-    console.print(f"Corpus indexé : {report}")
+    r = Ingestor(settings).run()
+    console.print(f"Corpus {settings.corpus_dir} indexé : {r.added} ajouté(s), {r.updated} mis à jour, "
+                  f"{r.unchanged} inchangé(s), {r.removed} retiré(s), {r.failed} en échec.")
 
 
 def _warm(settings, assistant):

@@ -170,3 +170,26 @@ def test_eval_run_command(bundled_index, tmp_path: Path) -> None:
     bad = subprocess.run([str(Path(sys.executable).parent / "aimf"), "eval", "run", "--dataset",
                           str(tmp_path / "none.jsonl")], env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "introuvable" in bad.stderr
+
+
+def test_a_gold_set_run_indexes_a_missing_corpus_and_says_when_the_index_is_too_small(e5_model_dir, tmp_path: Path) -> None:
+    """A fresh clone has no index: the run indexes the corpus folder first. Two documents make a tiny index, where
+    recall@5 measures almost nothing: the run says so."""
+    from rag.settings import Settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "nantes.md").write_text("# Commission\n\nDès 2013, la Commission est présidée par la Ville de Nantes.\n",
+                                      encoding="utf-8")
+    (corpus / "cotonou.md").write_text("# Cotonou\n\nÀ Cotonou, un pôle numérique des services municipaux.\n",
+                                       encoding="utf-8")
+    gold = tmp_path / "g.jsonl"
+    gold.write_text(json.dumps({"id": "q1", "lang": "fr", "question": "Quelle ville préside la Commission ?",
+                                "answer": "Nantes", "evidence": ["présidée par la Ville de Nantes"], "type": "where",
+                                "answerable": True}) + "\n", encoding="utf-8")
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", corpus_dir=corpus,
+                        embedding_model=str(e5_model_dir))
+    summary = evaluate(settings, load_jsonl(gold), tmp_path / "run", label="fresh", dataset=gold, progress=False)
+    assert summary["config"]["index"] == {"chunks": 2, "documents": 2}
+    assert any("recall@5 n'y mesure presque rien" in n for n in summary["notices"])
+    assert summary["recall_at_5"] == 1.0 and summary["n"] == 1
