@@ -278,7 +278,8 @@ class Assistant:
         best = max(p.relevance for p in passages)
         if best < self.settings.min_relevance:
             return f"below relevance floor ({best:.2f})"
-        cross_lingual = all(p.lang and p.lang != detect_lang(question) for p in passages)
+        # A name may be translated in any passage of another language than the question's.
+        cross_lingual = any(p.lang and p.lang != detect_lang(question) for p in passages)
         missing = missing_names(question, passages, names=not cross_lingual)
         if missing:
             return f"names absent from the passages: {', '.join(missing)}"

@@ -24,6 +24,14 @@ ROMAN_ORDINAL = re.compile(r"[IVXLC]+(?:er|re|e|ème|ieme|ième)")
 _CONNECTORS = {"of", "the", "and", "for", "de", "du", "des", "la", "le", "les", "et", "d", "l"}
 _WORD = re.compile(r"[\w'’-]+")
 _YEAR = re.compile(r"(1[89]|20)\d\d")
+# "la 99e réunion", "the 42nd congress": which one of a series is asked about.
+_ORDINAL = re.compile(r"\d+(?:e|ème|eme|er|re|è|th|st|nd|rd)", re.I)
+# Months are a date's part the question may be constrained by ("en juin 2022"), written in each language's words.
+MONTHS = ("janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre".split(),
+          "january february march april may june july august september october november december".split())
+_MONTH_NUMBER = {m: i for names in MONTHS for i, m in enumerate(names)}
+_CALENDAR = set(_MONTH_NUMBER) | set("lundi mardi mercredi jeudi vendredi samedi dimanche monday tuesday wednesday "
+                                     "thursday friday saturday sunday".split())
 
 
 def normalize_typography(text: str) -> str:
@@ -39,7 +47,7 @@ class Constraint:
     """A name or a year the question relies on, as written in it."""
 
     text: str
-    kind: str  # "name" | "year"
+    kind: str  # "name" | "year" | "ordinal" | "month"
     # The word that introduces it ("à" Dakar, "du" Cameroun, "en" 2024), preposition forms merged: a sentence that
     # introduces another name the same way ("du Sénégal") is the parallel sentence about another subject.
     lead: str = field(default="", compare=False)
@@ -92,10 +100,16 @@ def constraints(question: str, names: bool = True, skip_first: bool = True) -> l
         if _YEAR.fullmatch(bare):
             out.append(Constraint(bare, "year", _lead(words, i)))
             continue
+        if fold(bare) in _MONTH_NUMBER and fold(bare) != "may" and (fold(bare) != "mars" or i > 0):
+            out.append(Constraint(bare, "month", _lead(words, i)))  # "May" is also a verb, "Mars" a planet
+            continue
+        if _ORDINAL.fullmatch(bare):
+            out.append(Constraint(re.match(r"\d+", bare).group(0), "ordinal", _lead(words, i)))
+            continue
         is_acronym = bare.isupper() and len(bare) > 1
         lone = not (_capitalised_neighbour(words, i, -1) or _capitalised_neighbour(words, i, 1))
         if (names or is_acronym or lone) and (i > 0 or not skip_first) and bare[:1].isupper() and fold(bare) not in NOT_NAMES \
-                and len(bare) > 2 and not ROMAN_ORDINAL.fullmatch(bare):
+                and len(bare) > 2 and not ROMAN_ORDINAL.fullmatch(bare) and fold(bare) not in _CALENDAR:
             out.append(Constraint(bare, "name", _lead(words, i)))
     return list(dict.fromkeys(out))
 
@@ -122,6 +136,11 @@ def holds(constraint: Constraint, folded_context: str) -> bool:
     for a name of six letters or more, a spelling one or two letters away: people misspell the names they ask
     about ("Guesaldo" for "Gesualdo"), and English spells some places differently ("Cameroon", "Cameroun")."""
     name = constraint.folded
+    if constraint.kind == "month":  # "juin" or "June"
+        n = _MONTH_NUMBER[name]
+        return any(re.search(rf"(?<!\w){names[n]}(?!\w)", folded_context) for names in MONTHS)
+    if constraint.kind == "ordinal":  # "99e", "99ème", "99th": the number followed by an ordinal ending
+        return re.search(rf"(?<!\d){name}\s?(?:e|eme|er|re|th|st|nd|rd)\b", folded_context) is not None
     if re.search(rf"(?<!\w){re.escape(name)}", folded_context):
         return True
     if constraint.kind != "name" or len(name) < 6 or " " in name:
