@@ -1,5 +1,6 @@
-"""PDF page layout from words with positions (pdfplumber, MIT): columns and reading order, headings from font size
-and weight, running headers and footers, ruled tables, pages without a text layer.
+"""PDF page layout from words with positions (pdfminer.six, see ``ingest.pdf_words``; pdfplumber's table finder for
+ruled tables; both MIT): columns and reading order, headings from font size and weight, running headers and
+footers, tables, pages without a text layer.
 
 Reading order: words are grouped into lines by their vertical position; a gutter is an x position, in the middle
 half of the page, where at least three lines have a wide gap and that no word of those lines crosses. Lines split
