@@ -422,9 +422,15 @@ def answer_sentences(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def _is_lead_in(sentence: str) -> bool:
-    """A line introducing a list ("Les projets sont :"): it states nothing by itself."""
-    return sentence.rstrip().endswith((":", "："))
+def _is_lead_in(sentence: str, text: str, start: int, end: int) -> bool:
+    """A line that states nothing by itself: one introducing a list ("Les projets sont :"), or a short heading
+    alone on its line ("## Budget", "**Projets**") without a number."""
+    bare = sentence.strip().strip("*_ ")
+    if bare.endswith((":", "：")):
+        return True
+    alone = (start == 0 or text[start - 1] == "\n") and (end == len(text) or text[end] == "\n")
+    heading = sentence.lstrip().startswith("#") or re.fullmatch(r"\s*(\*\*|__).+(\*\*|__)\s*", sentence) is not None
+    return alone and heading and len(bare.split()) <= 8 and not re.search(r"\d", bare)
 
 
 @dataclass
@@ -445,7 +451,7 @@ def ground(text: str, passages: list[Passage], cited: dict[int, int], lang: str,
         sentence = text[a:b]
         numbers = [n for n in dict.fromkeys(markers_in(sentence)) if n in cited]
         claim = tidy(MARKER.sub(" ", sentence))
-        if _is_lead_in(claim) and not numbers:
+        if not numbers and _is_lead_in(sentence, text, a, b):
             verdict = _Verdict(True, spans=[])
         else:
             verdict = check_sentence(claim, [(n, passages[cited[n]]) for n in numbers], lang, scorer, floor)

@@ -540,3 +540,12 @@ def test_markers_after_the_full_stop_stay_with_their_sentence():
     text = "Tunis prévoit 500 capteurs. [1] Le maire l'a annoncé. [1][2]\n- Un point [2]"
     assert [text[a:b] for a, b in answer_sentences(text)] == [
         "Tunis prévoit 500 capteurs. [1]", "Le maire l'a annoncé. [1][2]", "- Un point [2]"]
+
+
+def test_headings_and_list_lead_ins_state_nothing_and_need_no_marker():
+    from rag.grounding import ground
+
+    tunis = Passage(chunk_id="t", source="t.txt", text="Tunis prévoit 500 capteurs. Le réseau couvrira 12 quartiers.")
+    text = "**Projets de Tunis**\nVoici les chiffres :\n- Tunis prévoit 500 capteurs [1]\n- **Le réseau couvrira 13 quartiers**"
+    checks = ground(text, [tunis], {1: 0}, "fr").sentences
+    assert [(c.supported, c.reason) for c in checks] == [(True, ""), (True, ""), (True, ""), (False, "no_citation")]
