@@ -78,7 +78,7 @@ def test_run_writes_every_file_with_the_summary_keys(runs) -> None:
     md = (first / "report.md").read_text(encoding="utf-8")
     for section in ("## Résumé", "## Définitions", "## Par langue", "## Par type de question", "Questions en échec",
                     "Pires réponses", "![Latence](latency.png)", "faithfulness (test de soutien, rédacteurs LLM)",
-                    "exact_match et squad_f1 (SQuAD)", "| faithfulness | — |  | sans objet : not applicable"):
+                    "exact_match et squad_f1 (SQuAD)", "| faithfulness | — |", "sans objet : not applicable"):
         assert section in md, section
     assert "cible (jeu de référence, extractif)" in md and config["dataset_kind"] == "gold"
     page = (first / "report.html").read_text(encoding="utf-8")
