@@ -354,6 +354,30 @@ def mean(values: Iterable[float | None]) -> float | None:
 # --- aggregation (shared by the runner and the bootstrap in compare) ----------------------------------------
 QUESTION_METRICS = ["recall_at_5", "mrr_at_10", "citation_precision", "citation_recall", "quote_holds_evidence",
                     "answer_containment", "exact_match", "squad_f1", "content_word_f1", "faithfulness"]
+# One line per metric, written into every summary.json so that a reader of the figures has their meaning at hand.
+DEFINITIONS = {
+    "recall_at_5": "share of an answerable question's evidence strings found in the top 5 retrieved passages",
+    "mrr_at_10": "1 / rank of the first retrieved passage holding evidence (0 beyond rank 10)",
+    "citation_precision": "share of citations whose QUOTE holds an evidence string (contains it after "
+                          "normalize_for_match, or all its content words, negations included, with the same polarity); "
+                          "the right passage with another sentence quoted does not count",
+    "citation_recall": "share of the evidence strings held by at least one citation's quote (0 on abstention)",
+    "quote_holds_evidence": "1 when at least one quoted sentence holds an evidence string, else 0 (answered "
+                            "answerable questions); what replaces faithfulness for the extractive writer",
+    "answer_containment": "1 when the normalised reference, or every key term, occurs in the answer (whole words, "
+                          "accents ignored), else 0",
+    "exact_match": "SQuAD EM, best over the references, on the answer's leading bold span (**span**) when it opens "
+                   "with one, else on the whole answer without markers; SQuAD normalisation (lower case, punctuation "
+                   "and articles removed) extended to French articles and elisions (le, la, les, l', un, une, des, "
+                   "du, de la, d', de l')",
+    "squad_f1": "SQuAD token F1 on the same span and normalisation as exact_match, best over the references",
+    "content_word_f1": "token F1 on stemmed, accent-folded content words of the whole answer (formerly answer_f1)",
+    "faithfulness": "share of an LLM answer's sentences supported by the passages they cite (verbatim, or 80% of "
+                    "their content words with negation words kept and the same polarity as the closest passage "
+                    "sentence); null for the extractive writer, which only quotes",
+    "abstention_precision": "share of abstentions that were on unanswerable questions",
+    "abstention_recall": "share of unanswerable questions abstained on",
+}
 # Names used by runs recorded before a metric was renamed: read as the new name.
 RENAMED = {"answer_f1": "content_word_f1"}
 # Summary metrics where higher is better (latency and energy: lower is better).

@@ -372,6 +372,7 @@ def summarise(records: list[dict], config: dict) -> dict:
         n_failing=sum(bool(r["failures"]) for r in records),
         n_errors=sum("error" in r for r in records),
         by_type=breakdown(records, "type"),
+        definitions=M.DEFINITIONS,
     )
     if any(r.get("group") for r in records):
         summary["by_group"] = breakdown(records, "group")

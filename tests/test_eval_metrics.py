@@ -382,6 +382,7 @@ def test_extractive_answers_have_no_faithfulness_and_the_summary_says_why() -> N
     assert s["quote_holds_evidence"] == 1.0 and s["exact_match"] == 1.0
     assert set(s["by_type"]) == {"where", "who"} and s["by_type"]["who"]["n"] == 1
     assert s["by_type"]["who"]["answer_containment"] == 1.0 and "by_group" not in s
+    assert set(M.QUESTION_METRICS) <= set(s["definitions"]) and "**span**" in s["definitions"]["exact_match"]
     # an LLM writer's answer gets the support test
     llm = score(_gold(), Answer(text=text, citations=[_citation(1, ranking[0])], retrieved=ranking, generator="openai"),
                 ranking, CONFIG)
