@@ -178,10 +178,23 @@ def _inside(word: dict, bbox: tuple) -> bool:
 
 
 def _table_rows(table) -> list[list[str | None]]:
-    """The grid; a cell spanning several columns comes once (pdfplumber gives None for the columns it covers)."""
-    rows = []
-    for row in table.extract():
-        rows.append([clean_cell(c) if c is not None else None for c in row])
+    """The grid. pdfplumber gives None for grid places covered by a merged cell: one spanning columns comes once in
+    its row; one spanning rows holds for each row it covers (as in DOCX and HTML tables)."""
+    texts = table.extract()
+    rows: list[list[str | None]] = []
+    above: dict[int, tuple[tuple, str | None]] = {}  # column -> (cell box, text) of the last real cell
+    for row, cells in zip(table.rows, texts):
+        middle = (row.bbox[1] + row.bbox[3]) / 2
+        out: list[str | None] = []
+        for j, (box, text) in enumerate(zip(row.cells, cells)):
+            if box is not None:
+                above[j] = (box, clean_cell(text))
+                out.append(clean_cell(text))
+            elif j in above and above[j][0][1] <= middle <= above[j][0][3]:
+                out.append(above[j][1])  # a cell from a row above reaches down into this one
+            else:
+                out.append(None)
+        rows.append(out)
     return rows
 
 

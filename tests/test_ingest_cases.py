@@ -222,3 +222,26 @@ def test_markdown_pipe_table_keeps_equal_neighbour_cells(tmp_path):
     doc = load(path)
     assert "Dakar — wifi public : Oui ; état civil en ligne : Oui." in doc.text
     assert "Hué — wifi public : Non ; état civil en ligne : Oui." in doc.text
+
+
+def test_pdf_merged_cells_across_rows_and_columns(tmp_path):
+    """A cell spanning two rows holds for both (as in DOCX and HTML); one spanning two columns is written once."""
+    from reportlab.lib import colors
+    from reportlab.pdfgen import canvas
+    from reportlab.platypus import Table, TableStyle
+
+    path = tmp_path / "programmes.pdf"
+    c = canvas.Canvas(str(path))
+    data = [["Ville", "Programme", "Budget"], ["Dakar", "Eau", "100"], ["Thiès", "", "200"], ["Hué", "Santé", "300"],
+            ["Total", "", "600"]]
+    table = Table(data, colWidths=[100, 100, 80])
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black), ("SPAN", (1, 1), (1, 2)),
+                               ("SPAN", (0, 4), (1, 4))]))
+    table.wrapOn(c, 500, 800)
+    table.drawOn(c, 60, 600)
+    c.drawString(60, 750, "Les programmes financés en 2025 par la ville.")
+    c.save()
+    text = load(path).text
+    assert "Dakar — programme : Eau ; budget : 100." in text
+    assert "Thiès — programme : Eau ; budget : 200." in text
+    assert "Total — budget : 600." in text and text.count("Total") == 1
