@@ -243,7 +243,6 @@ class ExtractiveGenerator:
 
     def compose(self, question: str, passages: list[Passage], lang: str, query_vector=None) -> Composed | None:
         sentences = self._score(question, passages, query_vector)
-        asks = _asks(question)
         # Across languages only years, acronyms and lone names are checked: runs of capitalised words are institutions
         # whose names get translated.
         qframe = frame(question)
@@ -251,13 +250,24 @@ class ExtractiveGenerator:
         contexts = [_Context(s, passages[s.passage], lenient) for s in sentences]
         by_sentence = {id(c.sentence): c for c in contexts}
         q_terms = set(tokens(question))
-        # Names joined by "et" are read together first ("Bond et Corinne", "les Français et les Britanniques"); only
-        # when no sentence names them all is each asked about in turn ("à Dakar et à Abidjan").
-        answers = [self._answer_part(question, sentences, by_sentence, wanted, qframe.constraints + qframe.alternatives,
-                                     q_terms) for wanted in asks]
-        if qframe.alternatives and len(asks) == 1 and answers[0].best is None:
-            answers = [self._answer_part(question, sentences, by_sentence, asks[0], qframe.constraints + [alternative],
-                                         q_terms) for alternative in qframe.alternatives[:MAX_PARTS]]
+        clauses = _asks(question)
+        if len(clauses) > 1:
+            # Two asks, each with its own names and dates ("… à Hué en 2025, et combien … à Tunis en 2015 ?"); an ask
+            # that names none is about what the other names ("Qui a signé l'accord de Dakar et en quelle année ?").
+            own = [constraints(text) for text, _ in clauses]
+            answers = [self._answer_part(question, sentences, by_sentence, wanted,
+                                         own[i] or [c for other in own for c in other], q_terms)
+                       for i, (_, wanted) in enumerate(clauses)]
+        else:
+            wanted = clauses[0][1]
+            # Names joined by "et" are read together first ("Bond et Corinne", "les Français et les Britanniques");
+            # only when no sentence names them all is each asked about in turn ("à Dakar et à Abidjan").
+            answers = [self._answer_part(question, sentences, by_sentence, wanted,
+                                         qframe.constraints + qframe.alternatives, q_terms)]
+            if qframe.alternatives and answers[0].best is None:
+                answers = [self._answer_part(question, sentences, by_sentence, wanted,
+                                             qframe.constraints + [alternative], q_terms)
+                           for alternative in qframe.alternatives[:MAX_PARTS]]
         found = [a for a in answers if a.best is not None]
         found = [a for i, a in enumerate(found) if all(a.best is not b.best for b in found[:i])]
         if not found:
@@ -429,14 +439,16 @@ class ExtractiveGenerator:
             start, end = quotes.get(s.passage, (s.start, s.end))
             quotes[s.passage] = (min(start, s.start), max(end, s.end))
             next_same = i + 1 < len(chosen) and chosen[i + 1].passage == s.passage and not chosen[i + 1].is_item
-            marker = "" if next_same and not s.is_item else f" [{s.passage + 1}]"
+            marker = "" if next_same and not s.is_item and not s.is_heading else f" [{s.passage + 1}]"
             text = s.text.strip()
             if s.is_item and len(chosen) == 1:
                 lines.append(_LIST_ITEM.sub("", text) + marker)  # one list line reads as a sentence
             elif s.is_item:
                 lines.append("\n- " + _LIST_ITEM.sub("", text) + marker)
+            elif s.is_heading and i + 1 < len(chosen):
+                lines.append(("\n" if lines else "") + text + marker + "\n")  # a heading is no sentence to glue onto
             else:
-                lines.append((" " if lines else "") + text + marker)
+                lines.append((" " if lines and not lines[-1].endswith("\n") else "") + text + marker)
         return Composed("".join(lines).strip(), quotes)
 
 
@@ -585,16 +597,17 @@ _SECOND_ASK = re.compile(r"\s(?:et|and|,)\s+(?=(?:qui|quand|où|combien|quel|que
                          re.I)
 
 
-def _asks(question: str) -> list[list[tuple[str, re.Pattern]]]:
-    """The kinds of answer the question asks for, one list per ask (``[[]]`` when it asks for no typed answer)."""
+def _asks(question: str) -> list[tuple[str, list[tuple[str, re.Pattern]]]]:
+    """The question's asks: (clause, kinds of answer it asks for); one clause unless the question asks two typed
+    things in two clauses ("Qui … et en quelle année ?", "Who … and who …?")."""
     def kinds(text: str) -> list[tuple[str, re.Pattern]]:
         return [(name, pattern) for name, cue, pattern in ANSWER_TYPES if cue.search(text)]
 
     clauses = _SECOND_ASK.split(question)
     per_clause = [kinds(c) for c in clauses]
-    if len(clauses) > 1 and all(per_clause) and len({tuple(n for n, _ in k) for k in per_clause}) > 1:
-        return per_clause[:MAX_PARTS]
-    return [kinds(question)]
+    if len(clauses) > 1 and all(per_clause):
+        return list(zip(clauses, per_clause))[:MAX_PARTS]
+    return [(question, kinds(question))]
 
 
 # Spans that answer a typed question, by kind of answer: the amount with its unit, the number with what it counts,
