@@ -492,6 +492,15 @@ def print_summary(summary: dict, out: Path, targets: dict, title: str = TARGET_L
             table.add_row(key, "—" if summary[key] is None else f"{summary[key]:g}", "")
     console = Console()
     console.print(table)
+    by_type = summary.get("by_type") or {}
+    if len(by_type) > 1:
+        types = Table(title="Par type de question")
+        for col in ("type", "n", "contenance", "EM", "F1 SQuAD", "précision citations", "abstention juste"):
+            types.add_column(col, justify="left" if col == "type" else "right")
+        for name, row in by_type.items():
+            types.add_row(name, str(row["n"]), *("—" if row[k] is None else f"{row[k]:.3f}" for k in (
+                "answer_containment", "exact_match", "squad_f1", "citation_precision", "abstention_correct")))
+        console.print(types)
     if summary.get("faithfulness_note"):
         console.print(f"faithfulness : {summary['faithfulness_note']}")
     console.print(f"Résultats : {out}/results.jsonl · {out}/summary.json · {out}/report.md · {out}/report.html")
