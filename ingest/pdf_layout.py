@@ -51,6 +51,7 @@ class Line:
     stream: int = 0  # lines of one stream (a column run, or full-width lines) follow each other vertically
     table: tuple[str, list[str]] | None = None  # (caption, rows) when this "line" stands for a table
     words: list[dict] = field(default_factory=list, repr=False)
+    row: bool = False  # a row of a borderless table (see _mark_cells)
 
 
 @dataclass
@@ -305,9 +306,13 @@ def _reading_order(page: _Page, body: list[Line], spans: dict[int, list[tuple[fl
     """The page's lines in reading order, each with the stream it belongs to."""
     text_lines = [l for l in body if l.table is None]
     gutter = _gutter(text_lines, page.width, {k: spans[id(l)] for k, l in enumerate(text_lines)})
+    if gutter is not None and not _prose_on_both_sides(text_lines, spans, gutter):
+        gutter = None  # a borderless table (short labels and figures): read row by row, not as columns
     if gutter is None:
         for l in body:
             l.stream = 0
+            if l.table is None:
+                _mark_cells(l)
         return body
     out: list[Line] = []
     left: list[Line] = []
@@ -344,6 +349,38 @@ def _reading_order(page: _Page, body: list[Line], spans: dict[int, list[tuple[fl
             right.append(line)
     flush()
     return out
+
+
+def _mark_cells(line: Line) -> None:
+    """A line whose words stand in groups far apart is a row of a borderless table: its groups are written
+    "label : value" (two groups) or separated by " ; ", and the row stays a line of its own."""
+    wide = max(10.0, 1.2 * line.size)
+    groups: list[list[str]] = []
+    last_x1 = None
+    for w in line.words:
+        if last_x1 is None or w["x0"] - last_x1 >= wide:
+            groups.append([])
+        groups[-1].append(w["text"])
+        last_x1 = w["x1"]
+    if len(groups) >= 2:
+        cells = [" ".join(g) for g in groups]
+        line.text = " : ".join(cells) if len(cells) == 2 else " ; ".join(cells)
+        line.row = True
+
+
+MIN_COLUMN_WORDS = 4  # a line of a text column holds a few words at least; a table's cells often one or two
+
+
+def _prose_on_both_sides(lines: list[Line], spans: dict[int, list[tuple[float, float]]], gutter: float) -> bool:
+    left, right = [], []
+    for line in lines:
+        words = spans.get(id(line), [])
+        n_left = sum(1 for a0, a1 in words if a1 <= gutter)
+        n_right = sum(1 for a0, a1 in words if a0 >= gutter)
+        if n_left and n_right and n_left + n_right == len(words):
+            left.append(n_left)
+            right.append(n_right)
+    return bool(left) and min(statistics.median(left), statistics.median(right)) >= MIN_COLUMN_WORDS
 
 
 def _split_line(line: Line, gutter: float) -> tuple[Line, Line]:
@@ -466,6 +503,7 @@ def _paragraphs(lines: list[Line], body_size: float, vocab: Vocabulary, page: in
                 or heading != current_heading
                 or bool(_LIST_MARK.match(line.text))
                 or looks_like_caption(line.text)
+                or line.row or prev.row
                 or (line.stream == prev.stream and line.top - prev.top > 1.35 * pitch)
                 or (line.stream != prev.stream and (_SENTENCE_END.search(prev.text) or line.text[:1].isupper()))
             )

@@ -245,3 +245,24 @@ def test_pdf_merged_cells_across_rows_and_columns(tmp_path):
     assert "Dakar — programme : Eau ; budget : 100." in text
     assert "Thiès — programme : Eau ; budget : 200." in text
     assert "Total — budget : 600." in text and text.count("Total") == 1
+
+
+def test_pdf_borderless_table_is_read_row_by_row_not_as_columns(tmp_path):
+    """Two groups of short cells far apart are a table without rules, not two text columns."""
+    from reportlab.pdfgen import canvas
+
+    path = tmp_path / "chiffres.pdf"
+    c = canvas.Canvas(str(path))
+    c.setFont("Helvetica", 10)
+    y = 750
+    rows = [("Dates", "9 et 10 décembre 2020"), ("Délégations", "130"), ("Pays représentés", "33"),
+            ("Subventions votées", "plus d'1 million d'euros")]
+    for label, value in rows:
+        c.drawString(60, y, label)
+        c.drawString(300, y, value)
+        y -= 14
+    c.drawString(60, y - 20, "Le congrès a installé le numérique parmi les priorités de l'association.")
+    c.save()
+    text = load(path).text
+    for label, value in rows:
+        assert f"{label} : {value}" in text
