@@ -26,6 +26,9 @@ _WORD = re.compile(r"[\w'’-]+")
 _YEAR = re.compile(r"(1[89]|20)\d\d")
 # "la 99e réunion", "the 42nd congress": which one of a series is asked about.
 _ORDINAL = re.compile(r"\d+(?:e|ème|eme|er|re|è|th|st|nd|rd)", re.I)
+# Nouns that number the parts of a series: "la phase 2" is not "la phase 3".
+_SERIES = re.compile(r"phase|lot|tranche|etape|step|stage|round|volet|axe|article|chapitre|chapter|niveau|level|zone|"
+                     r"edition|session|cycle|saison|season|numero|number|no|programme|program")
 # Months are a date's part the question may be constrained by ("en juin 2022"), written in each language's words.
 MONTHS = ("janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre".split(),
           "january february march april may june july august september october november december".split())
@@ -47,7 +50,7 @@ class Constraint:
     """A name or a year the question relies on, as written in it."""
 
     text: str
-    kind: str  # "name" | "year" | "ordinal" | "month"
+    kind: str  # "name" | "year" | "ordinal" | "month" | "label"
     # The word that introduces it ("à" Dakar, "du" Cameroun, "en" 2024), preposition forms merged: a sentence that
     # introduces another name the same way ("du Sénégal") is the parallel sentence about another subject.
     lead: str = field(default="", compare=False)
@@ -97,6 +100,14 @@ def constraints(question: str, names: bool = True, skip_first: bool = True) -> l
     out: list[Constraint] = []
     for i, w in enumerate(words):
         bare = _bare(w).strip("-")
+        span = re.fullmatch(r"((?:1[89]|20)\d\d)[-–/]((?:1[89]|20)?\d\d)", bare)  # "2015-2021", "2019/20"
+        if span:
+            out += [Constraint(span.group(1), "year", _lead(words, i)),
+                    Constraint(span.group(1)[: 4 - len(span.group(2))] + span.group(2), "year", "")]
+            continue
+        if i > 0 and _SERIES.fullmatch(fold(words[i - 1])) and re.fullmatch(r"\d{1,3}", bare):
+            out.append(Constraint(f"{words[i - 1]} {bare}", "label", ""))  # "phase 2", "lot 3": which of a series
+            continue
         if _YEAR.fullmatch(bare):
             out.append(Constraint(bare, "year", _lead(words, i)))
             continue
@@ -139,6 +150,9 @@ def holds(constraint: Constraint, folded_context: str) -> bool:
     if constraint.kind == "month":  # "juin" or "June"
         n = _MONTH_NUMBER[name]
         return any(re.search(rf"(?<!\w){names[n]}(?!\w)", folded_context) for names in MONTHS)
+    if constraint.kind == "label":  # "phase 2": the noun and its number, side by side
+        noun, number = name.rsplit(" ", 1)
+        return re.search(rf"(?<!\w){re.escape(noun)}\w{{0,2}}\s+{number}(?!\d)", folded_context) is not None
     if constraint.kind == "ordinal":  # "99e", "99ème", "99th": the number followed by an ordinal ending
         return re.search(rf"(?<!\d){name}\s?(?:e|eme|er|re|th|st|nd|rd)\b", folded_context) is not None
     if re.search(rf"(?<!\w){re.escape(name)}", folded_context):

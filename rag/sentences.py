@@ -18,6 +18,8 @@ from rag.text import split_sentences
 
 META_KEY = "sentence_vectors"
 LIST_ITEM = re.compile(r"^\s*(?:[-•*–]|\d+[.)])\s+")
+# A table row as ingest writes it: "first cell — column : value ; column : value".
+TABLE_ROW = re.compile(r"^[^\n]{1,150}? — [^:;\n]{1,80} : [^\n]*")
 
 
 def sentence_key(text: str) -> str:

@@ -21,7 +21,7 @@ from rag.lang import detect_lang
 from rag.question import Constraint, constraints, context_text, frame, holds, missing, parallel
 from rag.relevance import coverage
 from rag.sentences import LIST_ITEM as _LIST_ITEM
-from rag.sentences import sentence_key
+from rag.sentences import TABLE_ROW, sentence_key
 from rag.text import fold, split_sentences, stream_pieces, tokens
 
 MAX_SENTENCES = 3
@@ -89,7 +89,9 @@ ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
         "money",
         # "prix" is no money in "grand prix"
         re.compile(r"\b(budget|montant|coût|coûte|financement|somme|(?<!grand )(?<!grands )prix|subvention|cost|costs|"
-                   r"amount|price|funding|grant)\b", re.I),
+                   r"amount|price|funding|grant|money|combien d'argent|how much (?:did|does|do|was|were|has|have|will)\b"
+                   r"[^?]*\b(?:give|gave|contribut|put|invest|spen[dt]|pa(?:y|id)|grant|fund|cost|raise|allocat|receiv))\w*",
+                   re.I),
         re.compile(r"\d[\d\s.,]*\s*(?:€|\$|euros?|dollars?|francs?|fcfa|cfa|m€|k€|millions?|milliards?|billion|million)|"
                    r"(?:€|\$|usd|eur)\s*\d", re.I),
     ),
@@ -117,7 +119,9 @@ ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
     (
         # "En quelle année … ?" asks for a year (or a date).
         "year",
-        re.compile(r"\b(en quelle année|quelle année|à quelle date|en quel mois|what year|which year|what date)\b", re.I),
+        re.compile(r"\b(en quelle année|quelle année|à quelle date|en quel mois|what year|which year|what date|"
+                   r"quelle (?:est|était) la date|what (?:is|was) the date|date de (?:naissance|création|fondation)|"
+                   r"date of (?:birth|creation|foundation))\b", re.I),
         _DATE,
     ),
     (
@@ -569,21 +573,24 @@ class _Part:
 
 class _Context:
     """What a sentence is read with when checking constraints: itself (with its list items), its passage's title
-    and heading, and the sentence before it; or else the passage's text before it, unless the sentence introduces
-    another name or year the way the question introduces the constraint (the parallel sentence about another city).
-    Measured on French QA (PIAF dev): the narrow context alone lost 42 contained answers whose subject is named two
-    or three sentences earlier ("Il …", "La production … débute en 1942" in a passage about a factory)."""
+    and heading; or else the passage's text before it (the sentence before it first of all), unless the sentence
+    introduces another name or year the way the question introduces the constraint: then it is the parallel sentence
+    about another city ("Lancé à Abidjan en 2022, … Le séminaire final s'est tenu au Cambodge"). Measured on French
+    QA (PIAF dev): the sentence and the one before it alone lost 42 contained answers whose subject is named two or
+    three sentences earlier ("Il …", "La production … débute en 1942" in a passage about a factory)."""
 
     def __init__(self, s: _Sentence, passage: Passage, lenient: set[Constraint]):
         self.sentence = s
         self.lenient = lenient if s.foreign else None
-        self.near = context_text(s.unit, passage.title, passage.section, s.prev.text if s.prev else "")
-        self.before = context_text(passage.text[: s.start])
+        # The line before a list item or a table row is its sibling, about another thing: no context.
+        sibling = s.is_item or TABLE_ROW.match(s.text) is not None
+        self.own = context_text(s.unit, passage.title, passage.section)
+        self.before = "" if sibling else context_text(passage.text[: s.start])
 
     def missing(self, needed: list[Constraint], question: str) -> list[Constraint]:
         if self.lenient is not None:  # across languages only years, acronyms and lone names are checked
             needed = [c for c in needed if c in self.lenient]
-        return [c for c in missing(needed, self.near)
+        return [c for c in missing(needed, self.own)
                 if not holds(c, self.before) or parallel(c, self.sentence.unit, question)]
 
     def conflicts(self, absent: list[Constraint], question: str) -> list[Constraint]:
@@ -618,7 +625,9 @@ _NUMBER = r"\d{1,3}(?:[ \u00a0\u202f.,]\d{3})+(?:[.,]\d+)?(?!\d)|\d+(?:[.,]\d+)?
 _SPANS: dict[str, re.Pattern] = {
     "money": re.compile(rf"(?:(?:€|\$|USD|EUR)\s*)?(?:{_NUMBER})\s*(?:millions?|milliards?|billion|million|M|k)?\s*"
                         r"(?:(?:de\s+|d['’]\s*)?(?:€|\$|euros?|dollars?|francs?(?:\s+CFA)?|FCFA|CFA|EUR|USD))", re.I),
-    "quantity": re.compile(rf"\b(?:{_NUMBER}|(?:{_NUMBER_WORDS}))(?:\s+(?:{_NUMBER_WORDS}))*\b", re.I),
+    # a count, not a year nor a day of the month
+    "quantity": re.compile(rf"\b(?!{_RECENT_YEAR}\b)(?:{_NUMBER}|(?:{_NUMBER_WORDS}))(?:\s+(?:{_NUMBER_WORDS}))*\b"
+                           rf"(?!\s+(?:{_MONTHS})\b)", re.I),
     "year": re.compile(rf"\b(?:\d{{1,2}}(?:er)?\s+)?(?:(?:{_MONTHS})\s+)?{_YEAR}|\b\d{{1,2}}(?:er)?\s+(?:{_MONTHS})\b", re.I),
     "person": re.compile(rf"(?:\b(?:M\.|MM\.|Mme|Mlle|Dr|Pr|Monsieur|Madame|Mr|Mrs|Ms)\s+)?{_NAME_RUN}"),
     "place": re.compile(_NAME_RUN),
