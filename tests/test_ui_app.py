@@ -450,6 +450,8 @@ def test_browser_phone_passage_view_opens_in_view_and_header_and_table_read(page
     page.wait_for_timeout(500)
     counts = [line_count(headers.nth(i)) for i in range(headers.count())]
     assert counts and all(n == 1 for n in counts), counts  # no header written a letter per line
+    kind = page.locator("#aimf-docs [data-testid=cell-0-1] span.text").first  # "TXT": was a letter per line too
+    assert kind.inner_text().strip() == "TXT" and line_count(kind) == 1
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the table scrolls, not the page
     assert "50 Mo" in page.locator("#aimf-upload").locator("xpath=following::*[contains(., 'Taille maximale')][1]").inner_text()
 
@@ -478,12 +480,19 @@ def test_browser_two_questions_sent_50_ms_apart_both_stay(page, fake_served):
     ask_in_page(page, "Lent : qui préside ?")
     page.wait_for_timeout(50)
     ask_in_page(page, "Et depuis quand ?")
-    page.locator("#aimf-chat .aimf-m-1-1").wait_for(timeout=30_000)  # the second turn's marker
+    page.wait_for_function("document.querySelector('#aimf-question textarea').value === ''")
+    page.locator("#aimf-question textarea").fill("Une troisième, en cours d'écriture")
+    page.wait_for_timeout(2500)  # the first answer arrives meanwhile: what is being typed stays
+    assert page.locator("#aimf-question textarea").input_value() == "Une troisième, en cours d'écriture"
+    try:
+        page.locator("#aimf-chat .aimf-m-1-1").wait_for(timeout=30_000)  # the second turn's marker
+    except Exception:
+        raise AssertionError(page.locator("#aimf-chat").inner_text()) from None
     page.wait_for_timeout(500)
     users = page.locator("#aimf-chat .message.user, #aimf-chat [data-testid=user]").all_inner_texts()
     # both kept (answered one after the other, in the order the server took them up)
     assert sorted({u.strip() for u in users}) == ["Et depuis quand ?", "Lent : qui préside ?"], users
-    assert page.locator("#aimf-chat .aimf-marker").count() == 2  # two answers, each with its marker
+    assert page.locator("#aimf-chat .aimf-marker").count() == 2, page.locator("#aimf-chat").inner_text()  # two answers
     assert page.locator("#aimf-chat .aimf-m-0-1").count() == 1
 
 
@@ -503,6 +512,8 @@ def test_browser_long_question_is_counted_not_cut(page, fake_served):
     page.locator("#aimf-status").get_by_text("trop longue").wait_for()
     status = page.locator("#aimf-status").inner_text()
     assert f"{n} caractères" in status and "maximum 2000" in status
+    page.wait_for_function("document.querySelector('#aimf-question textarea').value.length > 0")
+    assert box.input_value().strip() == question.strip()  # refused, and back in the box to be shortened
 
 
 @pytest.mark.browser

@@ -492,6 +492,9 @@ def test_two_questions_in_one_session_keep_both_turns(ui_settings):
     chat, state = second[0], second[1]
     assert [m["content"] for m in chat if m["role"] == "user"] == ["Qui préside ?", "Depuis quand ?"]
     assert len(state["turns"]) == 2 and state["turns"][1]["msg_index"] == 3 and first[1]["turns"][0]["msg_index"] == 1
+    # gr.State is read when the answer starts (already holding the first turn) while the page sent its older chat
+    third = drain(h.respond("Et après ?", first[0][:2], state, "extractive", 5, [], "fr", request))[-1]
+    assert [m["content"] for m in third[0] if m["role"] == "user"] == ["Qui préside ?", "Depuis quand ?", "Et après ?"]
     other = drain(h.respond("Autre ?", [], new_state(), "extractive", 5, [], "fr", request))[-1]  # a new conversation
     assert len(other[1]["turns"]) == 1
 

@@ -136,10 +136,10 @@ def build_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore 
             with gr.Tab(t("tab_docs", lang0), id="docs") as tab_docs:
                 tr(tab_docs, label=lambda lg: t("tab_docs", lg))
                 tr(gr.Markdown(t("docs_intro", lang0)), value=lambda lg: t("docs_intro", lg))
-                # Widths in pixels, not shares of the screen: on a phone a share of 390 px left 27 px for "Pages",
-                # written a letter per line; the table scrolls sideways instead.
+                # Shares of the width on a computer; on a phone (where a share of 390 px left 27 px for "Pages",
+                # written a letter per line) the style sheet gives each column its own width and the table scrolls.
                 docs_table = gr.Dataframe(value=docs_frame([], lang0), interactive=False, wrap=True, elem_id="aimf-docs",
-                                          column_widths=["320px", "80px", "80px", "100px", "150px", "260px"])
+                                          column_widths=["34%", "7%", "7%", "9%", "15%", "28%"])
                 with gr.Row():
                     docs_summary = gr.Markdown("")
                     refresh = tr(gr.Button(t("docs_refresh", lang0), size="sm", scale=0, min_width=120),
@@ -164,9 +164,15 @@ def build_app(assistant: Assistant, settings: Settings, feedback: FeedbackStore 
         # Every question sent is answered, in order: a second one sent while the first is answered is queued (Gradio
         # drops it by default), and the handlers answer one question at a time per session.
         model = {"concurrency_id": "model", "concurrency_limit": settings.ui_concurrency, "trigger_mode": "multiple"}
+        # The box is emptied in the page as the question leaves (the server emptying it later erased a second
+        # question typed meanwhile); a refused question is put back by the server.
+        empty_box = ("(...args) => { const a = document.querySelector('#aimf-question textarea');"
+                     " if (a) { a.value = ''; a.dispatchEvent(new Event('input', {bubbles: true})); } return args; }")
         asking = [
-            question.submit(h.respond, ask_inputs, ask_outputs, api_name="ask", show_progress="hidden", **model),
-            send.click(h.respond, ask_inputs, ask_outputs, api_visibility="private", show_progress="hidden", **model),
+            question.submit(h.respond, ask_inputs, ask_outputs, api_name="ask", show_progress="hidden", js=empty_box,
+                            **model),
+            send.click(h.respond, ask_inputs, ask_outputs, api_visibility="private", show_progress="hidden",
+                       js=empty_box, **model),
             examples.click(h.respond_example, [examples, *ask_inputs[1:]], ask_outputs, api_visibility="private",
                            show_progress="hidden", **model),
         ]

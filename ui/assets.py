@@ -79,6 +79,19 @@ footer { display: none !important; }
     overflow-y: auto; background: var(--background-fill-primary); box-shadow: 0 -6px 28px rgba(0, 0, 0, .25);
     padding: 8px; width: auto !important; }
   .aimf-context-text { max-height: 42vh; }
+  #aimf-docs table { width: max-content !important; }
+  #aimf-docs th:nth-child(1), #aimf-docs td:nth-child(1), #aimf-docs .virtual-row > .body-cell:nth-child(1) {
+    width: 200px !important; min-width: 200px !important; max-width: 200px !important; flex: 0 0 200px !important; }
+  #aimf-docs th:nth-child(2), #aimf-docs td:nth-child(2), #aimf-docs .virtual-row > .body-cell:nth-child(2) {
+    width: 70px !important; min-width: 70px !important; max-width: 70px !important; flex: 0 0 70px !important; }
+  #aimf-docs th:nth-child(3), #aimf-docs td:nth-child(3), #aimf-docs .virtual-row > .body-cell:nth-child(3) {
+    width: 70px !important; min-width: 70px !important; max-width: 70px !important; flex: 0 0 70px !important; }
+  #aimf-docs th:nth-child(4), #aimf-docs td:nth-child(4), #aimf-docs .virtual-row > .body-cell:nth-child(4) {
+    width: 90px !important; min-width: 90px !important; max-width: 90px !important; flex: 0 0 90px !important; }
+  #aimf-docs th:nth-child(5), #aimf-docs td:nth-child(5), #aimf-docs .virtual-row > .body-cell:nth-child(5) {
+    width: 140px !important; min-width: 140px !important; max-width: 140px !important; flex: 0 0 140px !important; }
+  #aimf-docs th:nth-child(6), #aimf-docs td:nth-child(6), #aimf-docs .virtual-row > .body-cell:nth-child(6) {
+    width: 200px !important; min-width: 200px !important; max-width: 200px !important; flex: 0 0 200px !important; }
 }
 """
 

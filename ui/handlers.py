@@ -116,8 +116,11 @@ class _Session:
         self.state: dict | None = None
 
     def latest(self, chat: list, state: dict) -> tuple[list, dict]:
+        # The page sends the chat it showed when the question left (perhaps a placeholder where an answer now
+        # stands), while gr.State is read on the server when the answer starts: within one conversation, what the
+        # server wrote last is the conversation.
         saved = self.state
-        if saved is None or saved.get("conv") != state.get("conv") or len(saved["turns"]) <= len(state["turns"]):
+        if saved is None or saved.get("conv") != state.get("conv") or len(saved["turns"]) < len(state["turns"]):
             return chat, state
         merged = copy.deepcopy(saved)
         for key in ("feedback", "votes"):  # votes cast on the page meanwhile are kept
@@ -164,10 +167,11 @@ class Handlers:
     def _respond(self, question: str, chat: list, state: dict, writer: str | None, k: float | None,
                  doc_filter: list[str] | None, lang: str) -> Iterator[tuple]:
         try:
-            question = self.assistant.validate(question)
+            asked, question = question, self.assistant.validate(question)
         except QuestionError as exc:
             gr.Warning(str(exc))
-            yield chat, state, gr.skip(), gr.skip(), gr.skip(), render.inert_markdown(str(exc)), gr.skip()
+            # the page emptied the box when the question left: it is put back, to be shortened
+            yield chat, state, gr.skip(), asked or "", gr.skip(), render.inert_markdown(str(exc)), gr.skip()
             return
         turn = len(state["turns"])
         history = [m for r in state["turns"] for m in ({"role": "user", "content": r["question"]},
@@ -175,7 +179,7 @@ class Handlers:
         chat += [{"role": "user", "content": render.inert_markdown(question)},
                  {"role": "assistant", "content": f"*{t('searching', lang)}*"}]
         hide = gr.update(visible=False)
-        yield chat, state, render.searching_html(lang), "", hide, "", None
+        yield chat, state, render.searching_html(lang), gr.skip(), hide, "", None
         name = writer if writer in self.status and self.status[writer] is None else "extractive"
         text, final = "", None
         try:
