@@ -293,9 +293,14 @@ def check_llm(settings, state) -> Check:
     detail = f"par défaut {settings.generator} ; " + "; ".join(problems + parts)
     if problems and settings.generator != "extractive":
         detail += " — les réponses retombent sur l'extractif, avec un avertissement"
+    data = {"configured": configured, "problems": problems}
+    if "openai" in configured:
+        from rag.generators.llm import served_models
+
+        data |= {"model": settings.llm_model, "served_models": list(served_models(settings))}  # probe reused
     return Check("llm", "Rédacteurs", not problems, False, detail,
                  " ; ".join(fixes) + (" (ou AIMF_GENERATOR=extractive)" if settings.generator != "extractive" else ""),
-                 {"configured": configured, "problems": problems})
+                 data)
 
 
 def check_data_dir(settings, state) -> Check:

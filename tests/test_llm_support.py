@@ -405,6 +405,7 @@ def test_unknown_model_name_is_reported_by_the_availability_check_and_doctor(sma
     assert reason and "« mistral-inexistant » n'existe pas" in reason and SERVED in reason
     check = check_llm(wrong, {})
     assert not check.ok and "mistral-inexistant" in check.detail and "AIMF_LLM_MODEL" in check.fix
+    assert check.data["served_models"] == [SERVED] and check.data["model"] == "mistral-inexistant"
 
 
 @pytest.mark.real
