@@ -262,7 +262,7 @@ class Assistant:
         trained reader's support score where that reader exists."""
         from rag.grounding import ground, reader_scorer
 
-        scorer, floor = reader_scorer() or (None, 1.0)
+        scorer, floor = reader_scorer(self.settings) or (None, 1.0)
         return ground(checked.text, passages, checked.cited, lang, self.settings.unsupported, scorer, floor)
 
     def _abstention(self, base: dict, passages: list[Passage], reason: str) -> Answer:

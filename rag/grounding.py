@@ -504,16 +504,24 @@ def _cut(text: str, spans: list[tuple[int, int]]) -> str:
     return re.sub(r"[ \t]{2,}", " ", kept).strip()
 
 
-def reader_scorer() -> tuple[Scorer, float] | None:
-    """The trained reader's support score and its floor, where ``rag/reader.py`` provides them.
+def reader_scorer(settings) -> tuple[Scorer, float] | None:
+    """The trained reader (``rag/reader.py``) as a support scorer, with its floor, or None.
 
-    The hook: ``rag.reader.support_score(claim: str, passage: str) -> float`` (probability that the passage
-    supports the claim) and ``rag.reader.SUPPORT_FLOOR``. None when there is no such reader."""
+    The hook: the reader is used once ``rag.reader.SUPPORT_FLOOR`` exists, the floor its owner calibrated for claim
+    support (its ``Reader.support`` scores how well a passage answers a question; a claim is read the same way),
+    and ``Reader.load(settings)`` gives a reader (shipped, enabled by AIMF_READER, trained on this base model)."""
     try:
-        from rag import reader  # type: ignore[attr-defined]
+        from rag import reader
     except ImportError:
         return None
-    score, floor = getattr(reader, "support_score", None), getattr(reader, "SUPPORT_FLOOR", None)
-    if not callable(score) or floor is None:
+    floor = getattr(reader, "SUPPORT_FLOOR", None)
+    if floor is None:
         return None
-    return score, float(floor)
+    try:
+        loaded = reader.Reader.load(settings)
+    except Exception as exc:  # noqa: BLE001 - without the reader the lexical check still stands
+        log.warning("trained reader unavailable for the support check: %s", exc)
+        return None
+    if loaded is None:
+        return None
+    return (lambda claim, passage: loaded.support(claim, passage)), float(floor)

@@ -550,3 +550,24 @@ def test_headings_and_list_lead_ins_state_nothing_and_need_no_marker():
     text = "**Projets de Tunis**\nVoici les chiffres :\n- Tunis prévoit 500 capteurs [1]\n- **Le réseau couvrira 13 quartiers**"
     checks = ground(text, [tunis], {1: 0}, "fr").sentences
     assert [(c.supported, c.reason) for c in checks] == [(True, ""), (True, ""), (True, ""), (False, "no_citation")]
+
+
+def test_reader_hook_waits_for_a_floor_calibrated_for_claims(monkeypatch):
+    import rag.reader
+    from rag.grounding import reader_scorer
+    from rag.settings import Settings
+
+    settings = Settings(_env_file=None)
+    monkeypatch.delattr(rag.reader, "SUPPORT_FLOOR", raising=False)
+    assert reader_scorer(settings) is None  # no floor: the reader is not used for support
+
+    class FakeReader:  # FAKE reader: scores by length, no model
+        def support(self, question: str, passage: str, title: str = "") -> float:
+            return 0.8 if len(passage) > len(question) else 0.1
+
+    monkeypatch.setattr(rag.reader, "SUPPORT_FLOOR", 0.6, raising=False)
+    monkeypatch.setattr(rag.reader.Reader, "load", classmethod(lambda cls, s: FakeReader()))
+    scorer, floor = reader_scorer(settings)
+    assert floor == 0.6 and scorer("court", "un passage plus long") == 0.8
+    monkeypatch.setattr(rag.reader.Reader, "load", classmethod(lambda cls, s: None))  # absent or AIMF_READER=off
+    assert reader_scorer(settings) is None
