@@ -166,8 +166,9 @@ class Handlers:
 
     def _respond(self, question: str, chat: list, state: dict, writer: str | None, k: float | None,
                  doc_filter: list[str] | None, lang: str) -> Iterator[tuple]:
+        asked = question
         try:
-            asked, question = question, self.assistant.validate(question)
+            question = self.assistant.validate(question)
         except QuestionError as exc:
             gr.Warning(str(exc))
             # the page emptied the box when the question left: it is put back, to be shortened
