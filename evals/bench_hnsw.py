@@ -9,8 +9,9 @@ already found the exact top 5. Each chunk also carries 5 sentence vectors (float
 characters of text, so that the memory measured is the memory of a real index of that size. For each size:
 
 - recall@5 of Chroma's index against the exact scan (share of the exact top 5 that Chroma's top 5 holds), with the
-  configured HNSW parameters (settings ``hnsw_*``) and with ef_search lowered to Chroma's default 100 (the one
-  parameter that can change after creation; at the smallest size, also a collection built with Chroma's defaults);
+  configured HNSW parameters (settings ``hnsw_*``) and with other values of ef_search (the one parameter that can
+  change after creation; a process sees the new value only when it opens the index, so each is measured in a fresh
+  subprocess); at the smallest size, also a collection built with Chroma's defaults;
 - query latency (k=5) of Chroma's index and of the exact scan in memory, p50/p95;
 - resident memory of one process that loaded the retriever's in-memory indexes (fresh subprocesses): with the exact
   dense index; without it (``exact_max_chunks`` 0; the HNSW graph then lives in the Chroma server); and without it
@@ -48,8 +49,9 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
-def synthetic(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
-    """(chunk vectors, question vectors, chunk texts, sentence-vector blobs), float32 and L2-normalised."""
+def synthetic(n: int, seed: int = 0, payload: bool = True) -> tuple[np.ndarray, np.ndarray, list[str], list]:
+    """(chunk vectors, question vectors, chunk texts, sentence-vector blobs), float32 and L2-normalised. Without
+    ``payload``, short texts and no sentence vectors (the same vectors and questions)."""
     from rag.sentences import encode
 
     rng = np.random.default_rng(seed)
@@ -60,6 +62,8 @@ def synthetic(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str],
         return _unit(np.sqrt(SHARED) * shared + np.sqrt(1 - SHARED) * noise).astype(np.float32)
 
     vectors, questions = draw(n), draw(QUESTIONS)
+    if not payload:
+        return vectors, questions, [f"Passage {i}." for i in range(n)], [None] * n
     texts, blobs = [], []
     for i in range(n):
         words = rng.choice(WORDS, 110)
@@ -78,14 +82,15 @@ def band(vectors: np.ndarray, seed: int = 1) -> dict[str, float]:
             "p99": round(float(np.percentile(cos, 99)), 3)}
 
 
-def fill(data_dir: Path, settings, n: int, hnsw: dict[str, int] | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+def fill(data_dir: Path, settings, n: int, hnsw: dict[str, int] | None = None,
+         payload: bool = True) -> tuple[np.ndarray, np.ndarray, float]:
     """A collection of n synthetic chunks in ``data_dir``; returns (vectors, questions, seconds to fill)."""
     from langchain_core.documents import Document
 
     from rag.sentences import META_KEY
     from rag.store import Store
 
-    vectors, questions, texts, blobs = synthetic(n)
+    vectors, questions, texts, blobs = synthetic(n, payload=payload)
     names = {"ef_search": "hnsw_search_ef", "ef_construction": "hnsw_construction_ef", "max_neighbors": "hnsw_m"}
     local = settings.model_copy(update={"data_dir": data_dir, "collection": "hnsw-bench",
                                         **{names[k]: v for k, v in (hnsw or {}).items()}})
@@ -94,7 +99,8 @@ def fill(data_dir: Path, settings, n: int, hnsw: dict[str, int] | None = None) -
     step = 2000
     for i in range(0, n, step):
         docs = [Document(id=f"c{j}", page_content=texts[j],
-                         metadata={"source": f"doc-{j // 20}.md", "title": f"Document {j // 20}", META_KEY: blobs[j]})
+                         metadata={"source": f"doc-{j // 20}.md", "title": f"Document {j // 20}",
+                                   **({META_KEY: blobs[j]} if blobs[j] else {})})
                 for j in range(i, min(n, i + step))]
         store.upsert(docs, vectors[i:i + step].tolist())
     return vectors, questions, time.perf_counter() - t0
@@ -125,9 +131,28 @@ def recall(store, vectors: np.ndarray, questions: np.ndarray) -> dict[str, Any]:
             "exact_scan_ms": percentiles(exact_ms)}
 
 
-def set_search_ef(store, ef: int) -> None:
+def set_search_ef(data_dir: Path, settings, ef: int) -> None:
+    from rag.store import Store
+
+    store = Store.open(settings.model_copy(update={"data_dir": data_dir, "collection": "hnsw-bench"}), "synthetic")
     store.collection().modify(configuration={"hnsw": {"ef_search": ef}})
-    store._collection = None  # re-read with the new setting
+
+
+def recall_probe(data_dir: str, n: int) -> dict[str, Any]:
+    """In this (fresh) process, which reads the collection's current ef_search: recall and latencies."""
+    from rag.settings import Settings
+    from rag.store import Store
+
+    vectors, questions, _, _ = synthetic(n, payload=False)
+    store = Store.open(Settings(_env_file=None, data_dir=Path(data_dir), collection="hnsw-bench"), "synthetic")
+    ef = store.collection().configuration_json["hnsw"]["ef_search"]
+    return {"ef_search": ef, **recall(store, vectors, questions)}
+
+
+def _probe(*args: str) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, "-m", "evals.bench_hnsw", *args], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[1], env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def memory_probe(data_dir: str, mode: str) -> dict[str, float]:
@@ -157,16 +182,14 @@ def measure_memory(data_dir: Path) -> dict[str, Any]:
     names = {"exact": "with_exact_index", "chroma": "without_exact_index",
              "chroma_query": "without_exact_index_embedded_hnsw_loaded"}
     for mode, name in names.items():
-        proc = subprocess.run([sys.executable, "-m", "evals.bench_hnsw", str(data_dir), mode],
-                              capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1],
-                              env={**os.environ, "OMP_NUM_THREADS": "1"})
-        out[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+        out[name] = _probe("memory", str(data_dir), mode)
     out["exact_index_extra_mb"] = round(out["with_exact_index"]["rss_mb"] - out["without_exact_index"]["rss_mb"], 1)
     out["embedded_hnsw_extra_mb"] = round(out[names["chroma_query"]]["rss_mb"] - out["without_exact_index"]["rss_mb"], 1)
     return out
 
 
-def bench(settings, sizes: list[int], workdir: Path | None = None) -> dict[str, Any]:
+def bench(settings, sizes: list[int], ef_values: list[int] | None = None, memory: bool = True,
+          workdir: Path | None = None) -> dict[str, Any]:
     from rag.store import Store, hnsw_configuration
 
     configured = {k: v for k, v in hnsw_configuration(settings).items() if k != "space"}
@@ -178,21 +201,23 @@ def bench(settings, sizes: list[int], workdir: Path | None = None) -> dict[str, 
         for n in sizes:
             row: dict[str, Any] = {}
             data_dir = Path(tmp) / f"n{n}"
-            vectors, questions, seconds = fill(data_dir, settings, n)
+            vectors, questions, seconds = fill(data_dir, settings, n, payload=memory)
             row["pairwise_cosine"] = band(vectors)
             row["fill_seconds"] = round(seconds, 1)
-            local = settings.model_copy(update={"data_dir": data_dir, "collection": "hnsw-bench"})
-            store = Store.open(local, "synthetic")
-            row["configured"] = recall(store, vectors, questions)
-            set_search_ef(store, CHROMA_DEFAULTS["ef_search"])
-            row["configured_ef_search_100"] = recall(store, vectors, questions)
-            set_search_ef(store, configured["ef_search"])
-            del store
-            row["memory"] = measure_memory(data_dir)
-            row["memory"]["exact_index_extra_kb_per_chunk"] = round(row["memory"]["exact_index_extra_mb"] * 1024 / n, 2)
+            row["configured"] = _probe("recall", str(data_dir), str(n))
+            others = [ef for ef in (ef_values or []) if ef != configured["ef_search"]]
+            if others:
+                row["by_ef_search"] = {}
+                for ef in others:
+                    set_search_ef(data_dir, settings, ef)
+                    row["by_ef_search"][str(ef)] = _probe("recall", str(data_dir), str(n))
+                set_search_ef(data_dir, settings, configured["ef_search"])
+            if memory:
+                row["memory"] = measure_memory(data_dir)
+                row["memory"]["exact_index_extra_kb_per_chunk"] = round(row["memory"]["exact_index_extra_mb"] * 1024 / n, 2)
             if n == min(sizes):
                 dflt_dir = Path(tmp) / f"n{n}-defaults"
-                vectors, questions, _ = fill(dflt_dir, settings, n, CHROMA_DEFAULTS)
+                vectors, questions, _ = fill(dflt_dir, settings, n, CHROMA_DEFAULTS, payload=memory)
                 dflt = Store.open(settings.model_copy(update={"data_dir": dflt_dir, "collection": "hnsw-bench"}),
                                   "synthetic")
                 row["chroma_defaults"] = {**recall(dflt, vectors, questions), "hnsw": CHROMA_DEFAULTS}
@@ -204,5 +229,8 @@ def bench(settings, sizes: list[int], workdir: Path | None = None) -> dict[str, 
     return report
 
 
-if __name__ == "__main__":  # the memory probe, run in a fresh process
-    print(json.dumps(memory_probe(sys.argv[1], sys.argv[2])))
+if __name__ == "__main__":  # the probes, each run in a fresh process
+    if sys.argv[1] == "memory":
+        print(json.dumps(memory_probe(sys.argv[2], sys.argv[3])))
+    else:
+        print(json.dumps(recall_probe(sys.argv[2], int(sys.argv[3]))))

@@ -22,6 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hnsw", metavar="TAILLES",
                    help="au lieu d'un jeu de questions : rappel et latence de l'index HNSW de Chroma contre la recherche "
                         "exacte, et mémoire de l'index exact, sur des vecteurs synthétiques (ex. 10000,100000)")
+    p.add_argument("--hnsw-ef", metavar="VALEURS", help="avec --hnsw : mesurer aussi ces valeurs de ef_search (ex. 800,1600)")
+    p.add_argument("--hnsw-no-memory", action="store_true", help="avec --hnsw : sans la mesure de mémoire (plus rapide)")
     p.add_argument("--out", type=Path, help="fichier JSON du rapport (sinon affiché)")
     p.add_argument("--limit", type=int, help="ne poser que les N premières questions")
     p.add_argument("--distractors", type=int, default=0,
@@ -42,7 +44,12 @@ def run(args: argparse.Namespace) -> int:
             return 2
         from evals.bench_hnsw import bench as bench_hnsw
 
-        return _write(bench_hnsw(get_settings(), sizes), args.out)
+        try:
+            efs = [int(x) for x in (args.hnsw_ef or "").split(",") if x.strip()]
+        except ValueError:
+            print("Erreur : --hnsw-ef attend des entiers séparés par des virgules.")
+            return 2
+        return _write(bench_hnsw(get_settings(), sizes, efs, memory=not args.hnsw_no_memory), args.out)
     if args.dataset is None:
         print("Erreur : --dataset (fichier SQuAD) ou --hnsw (tailles) est requis.")
         return 2
