@@ -332,7 +332,9 @@ def hnsw_metadata(hnsw: dict[str, Any] | None) -> dict[str, Any]:
 
 def _update_search_ef(col, ef_search: int) -> None:
     """ef_search is the one HNSW parameter Chroma lets change after creation: an index created with another value
-    (or before it was set) takes the configured one at the next ingest. ef_construction and M need a rebuild."""
+    (or before it was set) takes the configured one at the next ingest, and a process reads it when it opens the index
+    (measured: a process that already had it open kept searching with the old value). ef_construction and M need a
+    rebuild."""
     try:
         current = ((col.configuration_json or {}).get("hnsw") or {}).get("ef_search")
         if current is not None and current != ef_search:
