@@ -41,6 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-4, help="taux des couches entraînées")
     p.add_argument("--lr-head", type=float, default=1e-3)
+    p.add_argument("--rank-weight", type=float, default=1.0, help="poids de la perte de classement par question")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--max-len", type=int, default=MAX_LEN)
     p.add_argument("--max-minutes", type=float, default=None, help="arrête l'entraînement après ce temps")
@@ -112,16 +113,27 @@ def run(args: argparse.Namespace) -> int:
 
     # ---- training
     encoded = [(encoder.encode(p.question, [(p.context, p.sentence)])[0], p.label) for p in pairs]
+    # A question's pairs follow each other: they form its group, kept in one batch so that the loss can also ask
+    # for its answer sentence to come first among them (a ranking signal that the per-pair loss lacks).
+    groups: list[list[int]] = []
+    for i, p in enumerate(pairs):
+        if not groups or pairs[groups[-1][0]].question != p.question:
+            groups.append([])
+        groups[-1].append(i)
     rng = random.Random(args.seed)
-    batches: list[list[int]] = []
+    batches: list[list[list[int]]] = []
     for _ in range(math.ceil(args.epochs)):
-        order = list(range(len(encoded)))
+        order = list(range(len(groups)))
         rng.shuffle(order)
-        # Sort within windows of 50 batches: similar lengths together, little padding, the order still random.
-        window = args.batch * 50
+        # Sorted within windows: similar lengths together, little padding, the order still random.
+        window = 150
         for k in range(0, len(order), window):
-            chunk = sorted(order[k : k + window], key=lambda i: len(encoded[i][0].ids))
-            part = [chunk[j : j + args.batch] for j in range(0, len(chunk), args.batch)]
+            chunk = sorted(order[k : k + window], key=lambda g: max(len(encoded[i][0].ids) for i in groups[g]))
+            part: list[list[list[int]]] = [[]]
+            for g in chunk:
+                if sum(map(len, part[-1])) >= args.batch:
+                    part.append([])
+                part[-1].append(groups[g])
             rng.shuffle(part)
             batches += part
     total = int(len(batches) * args.epochs / math.ceil(args.epochs)) if args.epochs else 0
@@ -140,10 +152,11 @@ def run(args: argparse.Namespace) -> int:
         if args.max_minutes is not None and time.perf_counter() - started > 60 * args.max_minutes:
             bar.write(f"temps écoulé : arrêt après {step} pas (refaire ce résultat : --max-steps {step})")
             break
-        idx = batches[step]
+        idx = [i for g in batches[step] for i in g]
         inputs = encoder.batch([encoded[i][0] for i in idx])
         labels = torch.tensor([float(encoded[i][1]) for i in idx])
-        loss = loss_fn(net(**inputs), labels)
+        logits = net(**inputs)
+        loss = loss_fn(logits, labels) + args.rank_weight * _rank_loss(logits, labels, [len(g) for g in batches[step]])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -172,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
                  "train_articles": args.half, "pairs": len(pairs), "gold_questions": gold_used,
                  "limit_questions": args.limit_questions},
         "training": {"epochs": args.epochs, "batch": args.batch, "lr_layers": args.lr, "lr_head": args.lr_head,
+                     "rank_weight": args.rank_weight,
                      "steps": done, "steps_planned": total, "seconds": round(train_seconds, 1),
                      "threads": args.threads},
     }
@@ -195,6 +209,17 @@ def run(args: argparse.Namespace) -> int:
     _record(args.results, label, card)
     print(f"entraînement : {done} pas en {train_seconds / 60:.1f} min ; résultats dans {args.results} ({label})")
     return 0
+
+
+def _rank_loss(logits, labels, sizes: list[int]):
+    """Softmax over each question's candidates: -log of the share of its answer sentence(s)."""
+    import torch
+
+    terms = []
+    for g, y in zip(torch.split(logits, sizes), torch.split(labels, sizes)):
+        if 0 < y.sum() < len(y):
+            terms.append(torch.logsumexp(g, 0) - torch.logsumexp(g[y > 0], 0))
+    return torch.stack(terms).mean() if terms else logits.sum() * 0
 
 
 def _record(path: Path, label: str, card: dict) -> None:

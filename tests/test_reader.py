@@ -112,14 +112,12 @@ def test_eval_candidates_are_three_paragraphs_of_the_same_article(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def shipped_reader(tmp_path_factory):
-    from rag.e5_build import ensure_e5_model
+def shipped_reader(e5_model_dir):
     from rag.reader import MODEL_DIR, Reader
 
     if not (MODEL_DIR / "card.json").is_file():
         pytest.fail("no reader shipped in rag/models/reader (run `aimf train reader`)")
-    model = ensure_e5_model(tmp_path_factory.mktemp("models") / "multilingual-e5-small")
-    return model, Reader.open(model)
+    return e5_model_dir, Reader.open(e5_model_dir)
 
 
 @pytest.mark.real
@@ -179,3 +177,18 @@ def test_reader_off_or_absent_is_none_with_the_reason_logged(tmp_path, monkeypat
     with caplog.at_level("WARNING", logger="rag.reader"):
         assert reader_mod.Reader.load(Settings(_env_file=None, data_dir=tmp_path)) is None
     assert "aucun lecteur entraîné" in caplog.text
+
+
+def test_rank_loss_rewards_the_answer_first_and_ignores_groups_without_one():
+    import torch
+
+    from evals.train_reader import _rank_loss
+
+    labels = torch.tensor([1.0, 0.0, 0.0, 0.0, 0.0])  # a question of three candidates, then a near-miss alone, ...
+    sizes = [3, 1, 1]
+    first = _rank_loss(torch.tensor([3.0, 0.0, 0.0, 5.0, -5.0]), labels, sizes)
+    last = _rank_loss(torch.tensor([-3.0, 0.0, 0.0, 5.0, -5.0]), labels, sizes)
+    assert first < last
+    # Only the three-candidate group counts: -log softmax of its answer.
+    assert torch.isclose(first, -torch.log_softmax(torch.tensor([3.0, 0.0, 0.0]), 0)[0])
+    assert _rank_loss(torch.tensor([1.0, 2.0]), torch.tensor([0.0, 0.0]), [2]) == 0
