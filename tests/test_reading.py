@@ -121,3 +121,27 @@ def test_short_answer_takes_the_span_the_question_does_not_hold() -> None:
     assert _short_answer(wanted(q), "Le maire de Dakar, Barthélémy Dias, a reçu la délégation.", q) == "Barthélémy Dias"
     q = "Combien de villes participent au programme ?"
     assert _short_answer(wanted(q), "Au total, 12 villes participent au programme depuis 2020.", q).startswith("12")
+
+
+# --- a figure combined from two parts ---------------------------------------------------------------------------
+def test_a_difference_between_two_years_is_computed_from_their_figures() -> None:
+    p = passage("L'apport de la Région est passé de 300 000 € en 2016 à 700 000 € en 2021.", title="Financements")
+    composed = compose("De combien l'apport de la Région a-t-il progressé entre 2016 et 2021 ?", p)
+    assert composed is not None and composed.text.startswith("**400 000 €** (700 000 € − 300 000 €)")
+
+
+def test_a_total_over_two_meetings_adds_their_counts() -> None:
+    tunis = passage("À Tunis, en novembre 2022, le Bureau a soutenu 14 projets de villes.", title="Bureau de Tunis", n=1)
+    hue = passage("À Hué, en avril 2025, le Bureau a soutenu 10 projets de villes.", title="Bureau de Hué", n=2)
+    composed = compose("Combien de projets le Bureau a-t-il soutenus au total à Tunis et à Hué ?", tunis, hue)
+    assert composed is not None and composed.text.startswith("**24 projets**")
+    assert "[1]" in composed.text and "[2]" in composed.text
+
+
+def test_figures_in_millions_stay_in_millions_and_mixed_scales_are_converted() -> None:
+    from rag.generators.extractive import _combine
+
+    assert _combine("-", ["3,7 millions d'euros", "1 million d'euros"], ["fr", "fr"]).startswith("**2,7 millions d'euros**")
+    assert _combine("-", ["3,8 M€", "870 000 €"], ["fr", "fr"]).startswith("**2,93 millions €**")
+    assert _combine("+", ["394,875 CHF", "5,125 CHF"], ["en", "en"]).startswith("**400 000 CHF**")
+    assert _combine(None, ["1", "2"], ["fr", "fr"]) is None

@@ -8,6 +8,7 @@ abstains rather than quote a near miss.
 
 from __future__ import annotations
 
+import collections
 import re
 import threading
 from collections import OrderedDict
@@ -257,14 +258,22 @@ class ExtractiveGenerator:
                        for i, (_, wanted) in enumerate(clauses)]
         else:
             wanted = clauses[0][1]
+            alternatives, fixed = qframe.alternatives, qframe.constraints
+            if _operation(question) and not alternatives:
+                # "De combien … a-t-il progressé entre 2016 et 2021 ?", "… en 2008 dépassaient … de 2019 ?": a
+                # comparison sets two names or dates of one kind against each other, one figure for each.
+                kinds = collections.Counter(c.kind for c in fixed)
+                kind = next((k for k, n in kinds.items() if n == 2 and k != "name"), None)
+                if kind:
+                    alternatives = [c for c in fixed if c.kind == kind]
+                    fixed = [c for c in fixed if c.kind != kind]
             # Names joined by "et" are read together first ("Bond et Corinne", "les Français et les Britanniques");
             # only when no sentence names them all is each asked about in turn ("à Dakar et à Abidjan").
-            answers = [self._answer_part(question, sentences, by_sentence, wanted,
-                                         qframe.constraints + qframe.alternatives, q_terms)]
-            if qframe.alternatives and answers[0].best is None:
-                answers = [self._answer_part(question, sentences, by_sentence, wanted,
-                                             qframe.constraints + [alternative], q_terms)
-                           for alternative in qframe.alternatives[:MAX_PARTS]]
+            answers = [self._answer_part(question, sentences, by_sentence, wanted, fixed + alternatives, q_terms)]
+            if alternatives and (answers[0].best is None or _operation(question)):
+                answers = [self._answer_part(question, sentences, by_sentence, wanted, fixed + [alternative], q_terms,
+                                             about=[alternative] if _operation(question) else None)
+                           for alternative in alternatives[:MAX_PARTS]]
         found = [a for a in answers if a.best is not None]
         found = [a for i, a in enumerate(found) if all(a.best is not b.best for b in found[:i])]
         if not found:
@@ -284,12 +293,19 @@ class ExtractiveGenerator:
         spans = [a.span for a in found if a.span]
         composed = self._render(chosen, passages)
         lead = " ; ".join(f"**{s}**" for s in dict.fromkeys(spans))
+        # A total or a difference takes one figure from each part, both possibly from one sentence.
+        figures = [a for a in answers if a.best is not None]
+        combined = _combine(_operation(question), [a.span for a in figures],
+                            [passages[a.best.passage].lang for a in figures])
+        if combined:
+            lead = combined
         notes = [_not_given(a.needed[-1], lang) for a in answers if a.best is None and len(answers) > 1 and qframe.alternatives]
         composed.text = "\n\n".join(x for x in (lead, composed.text, " ".join(notes)) if x)
         return composed
 
     def _answer_part(self, question: str, sentences: list[_Sentence], contexts: dict[int, "_Context"],
-                     wanted: list[tuple[str, re.Pattern]], needed: list[Constraint], q_terms: set[str]) -> "_Part":
+                     wanted: list[tuple[str, re.Pattern]], needed: list[Constraint], q_terms: set[str],
+                     about: list[Constraint] | None = None) -> "_Part":
         """The best sentence that holds the kind of answer asked for and names every constraint (in itself, its
         passage's title or heading, or the sentence before it); else the best one that misses only constraints."""
         key_terms = self._key_terms(question) if wanted else set()
@@ -307,7 +323,7 @@ class ExtractiveGenerator:
         part = _Part(needed=needed, candidates=typed)
         if ok:
             part.best = ok[0]
-            part.span = _short_answer(wanted, part.best.unit, question)
+            part.span = _short_answer(wanted, part.best.unit, question, about)
         elif typed:
             s = typed[0]
             absent = contexts[id(s)].missing(needed, question)
@@ -590,7 +606,7 @@ _SPANS: dict[str, re.Pattern] = {
                         r"(?:(?:de\s+|d['’]\s*)?(?:€|\$|euros?|dollars?|francs?(?:\s+CFA)?|FCFA|CFA|EUR|USD))", re.I),
     # a count, not a year nor a day of the month
     "quantity": re.compile(rf"\b(?!{_RECENT_YEAR}\b)(?:{_NUMBER}|(?:{_NUMBER_WORDS}))(?:\s+(?:{_NUMBER_WORDS}))*\b"
-                           rf"(?!\s+(?:{_MONTHS})\b)", re.I),
+                           rf"(?!\s+(?:{_MONTHS})\b)(?:\s?(?:%|€|\$|CHF|FCFA|M€)|\s(?:euros?|dollars?)\b)?", re.I),
     "year": re.compile(rf"\b(?:\d{{1,2}}(?:er)?\s+)?(?:(?:{_MONTHS})\s+)?{_YEAR}|\b\d{{1,2}}(?:er)?\s+(?:{_MONTHS})\b", re.I),
     "person": re.compile(rf"(?:\b(?:M\.|MM\.|Mme|Mlle|Dr|Pr|Monsieur|Madame|Mr|Mrs|Ms)\s+)?{_NAME_RUN}"),
     "role": re.compile(rf"\b(?:{_OFFICES})\b(?:\s+(?:général|générale|généraux|adjoint|adjointe|permanent|permanente|"
@@ -602,9 +618,11 @@ _SPANS["date"] = _SPANS["year"]
 # Longeverne et ceux de Velrans"): no short answer is cut out for them.
 
 
-def _short_answer(wanted: list[tuple[str, re.Pattern]], unit: str, question: str) -> str | None:
+def _short_answer(wanted: list[tuple[str, re.Pattern]], unit: str, question: str,
+                  about: list[Constraint] | None = None) -> str | None:
     """The words of the sentence that answer a typed question: the match of its kind's span pattern that the
-    question does not hold already, nearest to the words the sentence shares with the question."""
+    question does not hold already, nearest to the names and dates it is ``about`` (by default, all the question's),
+    else to the words the sentence shares with the question."""
     pattern = next((_SPANS[name] for name, _ in wanted if name in _SPANS), None)
     if pattern is None:
         return None
@@ -612,10 +630,10 @@ def _short_answer(wanted: list[tuple[str, re.Pattern]], unit: str, question: str
     q_terms = set(tokens(question))
     # The names and years the question is about anchor the answer ("… accueille Dakar en 1982"); without them in
     # the sentence, the words it shares with the question do, on average.
-    named = {c.folded for c in constraints(question)}
+    named = {c.folded for c in (constraints(question) if about is None else about)}
     words = list(re.finditer(r"[\wÀ-ÿ'’-]+", unit))
-    anchors = [m.start() for m in words if fold(m.group(0)).replace("-", " ") in named] or \
-        [m.start() for m in words if set(tokens(m.group(0))) & q_terms]
+    anchors = [m.span() for m in words if fold(m.group(0)).replace("-", " ") in named] or \
+        [m.span() for m in words if set(tokens(m.group(0))) & q_terms]
     counted = _HOW_MANY.search(question)
     counted_terms = set(tokens(counted.group(1))) if counted and counted.group(1) else set()
     best: tuple[float, str] | None = None
@@ -630,10 +648,75 @@ def _short_answer(wanted: list[tuple[str, re.Pattern]], unit: str, question: str
             after = re.match(r"\s+(?:d['’]|de\s+)?([\wÀ-ÿ'’-]+)", unit[m.end():])
             if after and set(tokens(after.group(1))) & counted_terms:
                 span = unit[m.start(): m.end() + after.end()].strip()
-        distance = sum(abs(m.start() - a) for a in anchors) / len(anchors) if anchors else 0.0
+        # characters between the span and each anchor ("300 000 € en 2016 à 700 000 € en 2021")
+        # (a figure is usually written before what qualifies it: "300 000 € en 2016")
+        gaps = [max(0, a - m.end(), m.start() - b + 1) for a, b in anchors]
+        distance = sum(gaps) / len(gaps) if gaps else 0.0
         if best is None or distance < best[0]:
             best = (distance, span)
     return best[1] if best else None
+
+
+_SUM = re.compile(r"\b(?:au total|en tout|in total|altogether|combined|together|cumul\w*|additionn\w*)\b", re.I)
+_DIFFERENCE = re.compile(r"\b(?:de combien|écart|différence|difference|gap|how (?:many|much) more|by how (?:many|much)|"
+                         r"dépass\w*|exceed\w*|progress\w*|augment\w*|grew|grow\w*|increas\w*|diminu\w*|baiss\w*|"
+                         r"decreas\w*|fell|séparent|separate)\b", re.I)
+_SCALES = {"k": 1e3, "m": 1e6, "million": 1e6, "millions": 1e6, "milliard": 1e9, "milliards": 1e9, "billion": 1e9}
+
+
+def _operation(question: str) -> str | None:
+    """"+" for a total asked over two figures, "-" for a difference, None otherwise."""
+    if _DIFFERENCE.search(question):
+        return "-"
+    return "+" if _SUM.search(question) else None
+
+
+def _amount(span: str, lang: str) -> tuple[float, float, str] | None:
+    """(value, scale, unit words) of "2,3 millions d'euros", "394,875 CHF", "700 000 €", "14 projets"."""
+    m = re.search(_NUMBER, span)
+    if not m:
+        return None
+    digits = re.sub(r"[ \u00a0\u202f]", "", m.group(0))
+    # A comma is the decimal mark in French; in English text it groups thousands.
+    if lang == "en":
+        digits = digits.replace(",", "")
+    elif re.fullmatch(r"\d{1,3}(?:\.\d{3})+", digits):
+        digits = digits.replace(".", "")
+    value = float(digits.replace(",", "."))
+    rest = span[m.end():].strip()
+    word = re.match(r"(millions?|milliards?|billion|million|M|k)\b", rest, re.I)
+    scale = _SCALES.get(word.group(1).lower(), 1.0) if word else 1.0
+    unit = rest[word.end():].strip() if word else rest
+    return value, scale, unit
+
+
+def _figure(value: float, scale: float, unit: str) -> str:
+    """A figure written the French way: "2,7 millions d'euros", "400 000 €", "24 projets"."""
+    if scale >= 1e6:
+        number = f"{value:.2f}".rstrip("0").rstrip(".").replace(".", ",")
+        word = {1e6: "million", 1e9: "milliard"}[scale] + ("s" if abs(value) >= 2 else "")
+        return f"{number} {word} {unit}".strip()
+    number = f"{value:,.2f}".rstrip("0").rstrip(".").replace(",", " ").replace(".", ",")
+    return f"{number} {unit}".strip()
+
+
+def _combine(op: str | None, spans: list[str | None], langs: list[str]) -> str | None:
+    """The total or the difference of the two parts' figures, with both figures: "**24** (14 + 10)"."""
+    if not op or len(spans) != 2 or not all(spans):
+        return None
+    amounts = [_amount(s, lang) for s, lang in zip(spans, langs)]
+    if not all(amounts):
+        return None
+    (a, sa, ua), (b, sb, ub) = amounts
+    a, b = a * sa, b * sb
+    result = a + b if op == "+" else abs(a - b)
+    # in millions when the figures are given in millions or the result is one
+    scale = 1e9 if result >= 1e9 else 1e6 if result >= 1e6 or min(sa, sb) >= 1e6 else 1.0
+    a, b, result = a / scale, b / scale, result / scale
+    unit = ua or ub
+    first, second = (spans[0], spans[1]) if op == "+" or a >= b else (spans[1], spans[0])
+    sign = "+" if op == "+" else "−"
+    return f"**{_figure(result, scale, unit)}** ({first} {sign} {second})"
 
 
 def _mismatch(part: _Part, passages: list[Passage], lang: str) -> Composed:
