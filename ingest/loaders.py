@@ -14,8 +14,9 @@ from ingest.document import (  # noqa: F401  (re-exported: the loaders' public n
     Block, LoadError, LoadedDocument, TableSpan, UnsupportedFormat, assemble, clean_inline, table_block,
 )
 from ingest.tables import best_match, html_tables, looks_like_caption, pipe_table_rows, row_sentences
+from rag.settings import CORPUS_FORMATS
 
-SUPPORTED = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx"}
+SUPPORTED = CORPUS_FORMATS  # suffix -> loader (rag/settings.py: `aimf doctor` reads the same list)
 
 _MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
 def load(path: Path) -> LoadedDocument:

@@ -21,11 +21,10 @@ from ingest.manifest import DocumentRow, FailureRow, Manifest, ManifestError, Pa
 from rag.sentences import META_KEY as SENTENCE_META_KEY
 from rag.sentences import encode as encode_sentence_vectors
 from rag.sentences import sentence_keys
-from rag.settings import Settings
+from rag.settings import CORPUS_IGNORED_NAMES, Settings
 from rag.store import Store, binding, describe_location, make_client
 
-# Files that describe the corpus folder itself rather than belonging to it.
-IGNORED_NAMES = {"readme.md", "lisezmoi.md", "readme.txt", "lisezmoi.txt", "sources.md"}
+IGNORED_NAMES = CORPUS_IGNORED_NAMES  # the folder's own notes (rag/settings.py)
 TOO_BIG = "fichier trop volumineux"
 EMBED_GROUP = 256  # chunks embedded together: big enough to keep the model's batches full across small files
 

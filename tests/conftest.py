@@ -193,6 +193,24 @@ def bundled_index(tmp_path_factory, e5_model_dir):
 
 
 @pytest.fixture(scope="session")
+def speech_index(tmp_path_factory, e5_model_dir):
+    """The bundled speech alone, indexed with the real model: the answers its tests assert are the speech's own
+    (with the whole corpus, other documents answer some of its unanswerable questions, rightly)."""
+    from ingest.pipeline import Ingestor
+    from rag.assistant import Assistant
+    from rag.settings import Settings
+
+    root = tmp_path_factory.mktemp("speech")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    shutil.copy(SPEECH, corpus / SPEECH.name)
+    settings = Settings(_env_file=None, data_dir=root / "data", corpus_dir=corpus, embedding_model=str(e5_model_dir))
+    report = Ingestor(settings).run()
+    assert report.failed == 0 and report.added == 1
+    return settings, Assistant(settings)
+
+
+@pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory):
     """A REAL Chroma server (`chroma run`) on a free loopback port; yields its URL and a restart/stop handle."""
     path = tmp_path_factory.mktemp("chroma-server")
