@@ -66,7 +66,7 @@ class HybridRetriever(BaseRetriever):
     ids_refresh_seconds: float = 30.0  # how often it checks the ids themselves
 
     # Above this many chunks, dense search uses Chroma's HNSW index instead of an exact scan (see rag/dense.py).
-    exact_max_chunks: int = 200_000
+    exact_max_chunks: int = 50_000
 
     _lexical: LexicalIndex | None = PrivateAttr(default=None)
     _dense: DenseIndex | None = PrivateAttr(default=None)
