@@ -240,13 +240,13 @@ def test_oversized_body_and_question_get_413(api):
 # --------------------------------------------------------------------------------------------------- documents
 
 
-def upload(server, name: str, text: str, key: str = ADMIN_KEY) -> httpx.Response:
-    return httpx.post(f"{server.url}/v1/documents", headers={"Authorization": f"Bearer {key}"}, timeout=300,
+def upload(url: str, name: str, text: str, key: str = ADMIN_KEY) -> httpx.Response:
+    return httpx.post(f"{url}/v1/documents", headers={"Authorization": f"Bearer {key}"}, timeout=300,
                       files={"file": (name, text.encode("utf-8"), "text/markdown")})
 
 
-def ask(server, question: str) -> dict:
-    r = httpx.post(f"{server.url}/v1/chat/completions", headers={"Authorization": f"Bearer {USER_KEY}"}, timeout=120,
+def ask(url: str, question: str) -> dict:
+    r = httpx.post(f"{url}/v1/chat/completions", headers={"Authorization": f"Bearer {USER_KEY}"}, timeout=120,
                    json={"model": "aimf-extractive", "messages": [{"role": "user", "content": question}]})
     assert r.status_code == 200, r.text
     return r.json()
@@ -262,11 +262,11 @@ NOTE_QUESTION = "Combien de manuscrits la bibliothèque numérique de Tombouctou
 
 def test_upload_is_answerable_at_once_and_delete_removes_it(api):
     server, settings, _ = api
-    r = upload(server, "note-tombouctou.md", NOTE)
+    r = upload(server.url, "note-tombouctou.md", NOTE)
     assert r.status_code == 201, r.text
     source = r.json()["source"]
     assert source.startswith("uploads/") and (settings.corpus_dir / source).is_file()
-    answer = ask(server, NOTE_QUESTION)
+    answer = ask(server.url, NOTE_QUESTION)
     assert "41 000" in answer["choices"][0]["message"]["content"]
     assert {c["source"] for c in answer["citations"]} == {source}
 
@@ -275,7 +275,7 @@ def test_upload_is_answerable_at_once_and_delete_removes_it(api):
     assert not (settings.corpus_dir / source).exists()
     listed = httpx.get(f"{server.url}/v1/documents", headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=30).json()
     assert source not in [d["source"] for d in listed["data"]]
-    after = ask(server, NOTE_QUESTION)
+    after = ask(server.url, NOTE_QUESTION)
     assert source not in {c["source"] for c in after["citations"]}
     r = httpx.delete(f"{server.url}/v1/documents/{source}", headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=30)
     assert r.status_code == 404 and r.json()["error"]["code"] == "document_not_found"
@@ -283,10 +283,10 @@ def test_upload_is_answerable_at_once_and_delete_removes_it(api):
 
 def test_upload_refusals(api):
     server, settings, _ = api
-    assert upload(server, "note.md", NOTE, key=USER_KEY).status_code == 403
-    r = upload(server, "script.exe", "MZ")
+    assert upload(server.url, "note.md", NOTE, key=USER_KEY).status_code == 403
+    r = upload(server.url, "script.exe", "MZ")
     assert r.status_code == 400 and ".exe" in r.json()["error"]["message"]
-    r = upload(server, "gros.md", "x" * int(1.2 * 1024 * 1024))
+    r = upload(server.url, "gros.md", "x" * int(1.2 * 1024 * 1024))
     assert r.status_code == 413 and "Mo" in r.json()["error"]["message"]
     assert not list((settings.corpus_dir / "uploads").glob("script*")) + list((settings.corpus_dir / "uploads").glob("gros*"))
     r = httpx.delete(f"{server.url}/v1/documents/..%2F..%2Fetc%2Fpasswd", headers={"Authorization": f"Bearer {ADMIN_KEY}"},
@@ -304,7 +304,7 @@ def test_server_keeps_answering_while_a_document_is_indexed(api):
     result: dict = {}
 
     def send() -> None:
-        result["response"] = upload(server, "note-chinguetti.md", text)
+        result["response"] = upload(server.url, "note-chinguetti.md", text)
 
     lock = (settings.data_dir / f"ingest-{settings.collection}.lock").open("a")
     fcntl.flock(lock, fcntl.LOCK_EX)
@@ -317,7 +317,7 @@ def test_server_keeps_answering_while_a_document_is_indexed(api):
             time.sleep(0.05)
         assert dest.exists()
         for _ in range(2):
-            answer = ask(server, QUESTION)
+            answer = ask(server.url, QUESTION)
             assert not answer["abstained"] and answer["citations"]
         health = httpx.get(f"{server.url}/healthz", timeout=30)
         assert health.status_code == 200
@@ -327,7 +327,7 @@ def test_server_keeps_answering_while_a_document_is_indexed(api):
         lock.close()
         worker.join(300)
     assert result["response"].status_code == 201, result["response"].text
-    answer = ask(server, NOTE_QUESTION.replace("Tombouctou", "Chinguetti"))
+    answer = ask(server.url, NOTE_QUESTION.replace("Tombouctou", "Chinguetti"))
     assert "7 300" in answer["choices"][0]["message"]["content"]
 
 
@@ -368,3 +368,50 @@ def test_load_bench_drives_the_api(api):
     bad = bench_api([server.url], users=1, questions_per_user=1, questions=BUILTIN_QUESTIONS, max_seconds=60,
                     timeout=60, key="mauvaise-cle")
     assert bad["errors"] == 1 and "401" in bad["error_samples"][0]
+
+
+def test_two_serve_processes_share_one_chroma_server(tmp_path, e5_model_dir, chroma_server):
+    """The command itself, twice, as behind a load balancer: two `aimf serve` processes over one REAL Chroma server
+    answer alike with no session; a document uploaded through one is answered by the other."""
+    import uuid
+
+    from openai import OpenAI
+
+    from conftest import stop_process, wait_http
+    from ingest.pipeline import Ingestor
+    from rag.settings import Settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(SPEECH, corpus / SPEECH.name)
+    collection = f"serve-{uuid.uuid4().hex[:8]}"
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", corpus_dir=corpus, embedding_model=str(e5_model_dir),
+                        chroma_url=chroma_server.url, collection=collection)
+    assert Ingestor(settings).run().added == 1
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIMF_")}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False",
+               AIMF_DATA_DIR=str(settings.data_dir), AIMF_CORPUS_DIR=str(corpus), AIMF_EMBEDDING_MODEL=str(e5_model_dir),
+               AIMF_CHROMA_URL=chroma_server.url, AIMF_COLLECTION=collection, AIMF_API_KEYS=USER_KEY,
+               AIMF_API_ADMIN_KEYS=ADMIN_KEY)
+    procs, urls = [], []
+    try:
+        for _ in range(2):
+            port = free_port()
+            procs.append(subprocess.Popen([str(VENV_BIN / "aimf"), "serve", "--port", str(port)], env=env, cwd=tmp_path,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            urls.append(f"http://127.0.0.1:{port}")
+        for url, proc in zip(urls, procs):
+            wait_http(f"{url}/healthz", timeout=180, proc=proc)
+        texts = []
+        for url in urls:
+            oa = OpenAI(base_url=f"{url}/v1", api_key=USER_KEY, max_retries=0, timeout=120)
+            r = oa.chat.completions.create(model="aimf-extractive", messages=[{"role": "user", "content": QUESTION}])
+            check_citations(r.choices[0].message.content, r.model_extra["citations"], speech_text())
+            texts.append(r.choices[0].message.content)
+        assert texts[0] == texts[1]
+        assert upload(urls[0], "note-tombouctou.md", NOTE).status_code == 201
+        answer = ask(urls[1], NOTE_QUESTION)
+        assert "41 000" in answer["choices"][0]["message"]["content"]
+    finally:
+        for proc in procs:
+            stop_process(proc, 15)
