@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -297,8 +296,6 @@ def test_upload_refusals(api):
 def test_server_keeps_answering_while_a_document_is_indexed(api):
     """The upload's indexing waits on the ingest lock, held here: questions asked meanwhile are answered, and the
     document answers once the lock is released."""
-    from rag.store import Store  # noqa: F401 - the index is the shared one
-
     server, settings, _ = api
     text = NOTE.replace("Tombouctou", "Chinguetti").replace("41 000", "7 300")
     result: dict = {}
