@@ -120,7 +120,7 @@ def observe(assistant, q) -> dict:
 
 
 def fit(observations: list[dict]) -> dict:
-    from evals.fit_relevance import best_scores, fit_max_logistic
+    from evals.fit_relevance import cross_validated
     from rag import relevance as R
 
     # 1. The gap: cosines of the best evidence passage, same language against cross-language.
@@ -146,17 +146,8 @@ def fit(observations: list[dict]) -> dict:
     positives = [g for o in observations if o["answerable"] for g in [best_cross(o["full"])] if g is not None]
     negatives = [g for o in observations for g in [best_cross(o["without"] if o["answerable"] else o["full"])]
                  if g is not None]
-    groups = positives + negatives
-    y = np.r_[np.ones(len(positives)), np.zeros(len(negatives))]
-    half = np.r_[np.arange(len(positives)) % 2, np.arange(len(negatives)) % 2]
-    aucs = []
-    from sklearn.metrics import roc_auc_score
-
-    for k in (0, 1):
-        train, test = np.flatnonzero(half != k), np.flatnonzero(half == k)
-        w = fit_max_logistic([groups[i] for i in train], y[train])
-        aucs.append(round(float(roc_auc_score(y[test], best_scores(w, [groups[i] for i in test]))), 3))
-    w = fit_max_logistic(groups, y)
+    w, aucs = cross_validated(positives, negatives)
+    aucs = [round(a, 3) for a in aucs]
 
     # 3. The sentence cosine a cross-language sentence must reach to count as being about the question.
     sentences = [x for o in observations for x in o["sentences"]]

@@ -71,19 +71,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def fit_and_check(with_article: list[np.ndarray], without: list[np.ndarray]) -> dict:
-    """Weights fitted on everything; AUC measured on each half with weights fitted on the other."""
+def cross_validated(positives: list[np.ndarray], negatives: list[np.ndarray]) -> tuple[np.ndarray, list[float]]:
+    """Weights fitted on everything, and the AUC on each half with weights fitted on the other."""
     from sklearn.metrics import roc_auc_score
 
-    groups = with_article + without
-    y = np.r_[np.ones(len(with_article)), np.zeros(len(without))]
-    half = np.r_[np.arange(len(with_article)) % 2, np.arange(len(without)) % 2]
+    groups = positives + negatives
+    y = np.r_[np.ones(len(positives)), np.zeros(len(negatives))]
+    half = np.r_[np.arange(len(positives)) % 2, np.arange(len(negatives)) % 2]
     aucs = []
     for k in (0, 1):
         train, test = np.flatnonzero(half != k), np.flatnonzero(half == k)
         w = fit_max_logistic([groups[i] for i in train], y[train])
         aucs.append(float(roc_auc_score(y[test], best_scores(w, [groups[i] for i in test]))))
-    w = fit_max_logistic(groups, y)
+    return fit_max_logistic(groups, y), aucs
+
+
+def fit_and_check(with_article: list[np.ndarray], without: list[np.ndarray]) -> dict:
+    """Weights fitted on everything; AUC measured on each half with weights fitted on the other."""
+    groups = with_article + without
+    w, aucs = cross_validated(with_article, without)
     from scipy.special import expit
 
     p = expit(best_scores(w, groups))

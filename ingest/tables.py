@@ -142,13 +142,7 @@ def html_tables(tree) -> list[tuple[str, list[list[str | None]]]]:
             for cell in tr:
                 if cell.tag not in ("td", "th"):
                     continue
-                while col in carry:
-                    left, value = carry[col]
-                    row.append(value)
-                    carry[col] = (left - 1, value)
-                    if left - 1 <= 0:
-                        del carry[col]
-                    col += 1
+                col = _carry_down(carry, row, col)
                 text = " ".join(cell.text_content().split())
                 span = _int(cell.get("colspan"))
                 down = _int(cell.get("rowspan"))
@@ -158,13 +152,7 @@ def html_tables(tree) -> list[tuple[str, list[list[str | None]]]]:
                     for c in range(col, col + span):
                         carry[c] = (down - 1, text if c == col else None)
                 col += span
-            while col in carry:
-                left, value = carry[col]
-                row.append(value)
-                carry[col] = (left - 1, value)
-                if left - 1 <= 0:
-                    del carry[col]
-                col += 1
+            _carry_down(carry, row, col)
             if any(row):
                 grid.append(row)
         if grid:
@@ -196,3 +184,15 @@ def best_match(pipe_rows: list[list[str | None]], candidates: list[tuple[str, li
         if shared > score:
             best, score = candidate, shared
     return best if best is not None and score >= max(1, len(cells) // 2) else None
+
+
+def _carry_down(carry: dict[int, tuple[int, str | None]], row: list[str | None], col: int) -> int:
+    """Fill the row, from column ``col``, with the cells of rows above that span down into it; the next free column."""
+    while col in carry:
+        left, value = carry[col]
+        row.append(value)
+        carry[col] = (left - 1, value)
+        if left - 1 <= 0:
+            del carry[col]
+        col += 1
+    return col

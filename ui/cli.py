@@ -80,16 +80,7 @@ def run(args: argparse.Namespace) -> int:
         print("Erreur : --port doit être compris entre 1 et 65535.", file=sys.stderr)
         return 2
 
-    from rag.assistant import Assistant
-    from rag.store import IndexMismatchError, IndexMissingError, IndexUnavailableError
-
-    print("Chargement du modèle et de l'index…", file=sys.stderr, flush=True)
-    assistant = Assistant(settings)
-    try:
-        assistant.warm_up()
-    except (IndexMissingError, IndexMismatchError, IndexUnavailableError) as exc:
-        # The page still opens (uploads, or a Chroma server that comes back): each question repeats the message.
-        print(f"Attention : {exc}", file=sys.stderr, flush=True)
+    assistant = warm_assistant(settings)
 
     from ui.app import build_app
 
@@ -104,3 +95,19 @@ def run(args: argparse.Namespace) -> int:
     finally:
         app.close()
     return 0
+
+
+def warm_assistant(settings):
+    """The assistant with its model and index loaded, for a skin that serves many users (the chat, the API). A
+    missing or unreachable index is said, not fatal: the skin still starts (uploads, or a Chroma server that comes
+    back) and each question repeats the message."""
+    from rag.assistant import Assistant
+    from rag.store import IndexMismatchError, IndexMissingError, IndexUnavailableError
+
+    print("Chargement du modèle et de l'index…", file=sys.stderr, flush=True)
+    assistant = Assistant(settings)
+    try:
+        assistant.warm_up()
+    except (IndexMissingError, IndexMismatchError, IndexUnavailableError) as exc:
+        print(f"Attention : {exc}", file=sys.stderr, flush=True)
+    return assistant

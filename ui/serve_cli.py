@@ -45,17 +45,10 @@ def run(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from rag.assistant import Assistant
-    from rag.store import IndexMismatchError, IndexMissingError, IndexUnavailableError
     from ui.api import create_app
+    from ui.cli import warm_assistant
 
-    print("Chargement du modèle et de l'index…", file=sys.stderr, flush=True)
-    assistant = Assistant(settings)
-    try:
-        assistant.warm_up()
-    except (IndexMissingError, IndexMismatchError, IndexUnavailableError) as exc:
-        # The API still starts (uploads, or a Chroma server that comes back); /healthz reports the index.
-        print(f"Attention : {exc}", file=sys.stderr, flush=True)
+    assistant = warm_assistant(settings)  # /healthz reports a missing index
     app = create_app(assistant, settings)
     where = f"http://{'127.0.0.1' if is_loopback(args.host) else args.host}:{args.port}"
     print(f"API prête : {where}/v1  (documentation : {where}/docs ; Ctrl+C pour arrêter)", file=sys.stderr, flush=True)
