@@ -192,22 +192,29 @@ def bundled_index(tmp_path_factory, e5_model_dir):
     return settings, Assistant(settings)
 
 
-@pytest.fixture(scope="session")
-def speech_index(tmp_path_factory, e5_model_dir):
-    """The bundled speech alone, indexed with the real model: the answers its tests assert are the speech's own
-    (with the whole corpus, other documents answer some of its unanswerable questions, rightly)."""
+def index_speech(root: Path, e5_model_dir, **overrides):
+    """The bundled speech alone in ``root/corpus``, indexed with the real model into ``root/data`` (one model shared
+    by the ingest and the assistant): (settings, assistant). ``overrides`` are settings."""
     from ingest.pipeline import Ingestor
     from rag.assistant import Assistant
     from rag.settings import Settings
 
-    root = tmp_path_factory.mktemp("speech")
     corpus = root / "corpus"
     corpus.mkdir()
     shutil.copy(SPEECH, corpus / SPEECH.name)
-    settings = Settings(_env_file=None, data_dir=root / "data", corpus_dir=corpus, embedding_model=str(e5_model_dir))
-    report = Ingestor(settings).run()
+    settings = Settings(_env_file=None, data_dir=root / "data", corpus_dir=corpus, embedding_model=str(e5_model_dir),
+                        **overrides)
+    assistant = Assistant(settings)
+    report = Ingestor(settings, embeddings=assistant.embeddings, model_id=assistant.model_id).run()
     assert report.failed == 0 and report.added == 1
-    return settings, Assistant(settings)
+    return settings, assistant
+
+
+@pytest.fixture(scope="session")
+def speech_index(tmp_path_factory, e5_model_dir):
+    """The bundled speech alone, indexed with the real model: the answers its tests assert are the speech's own
+    (with the whole corpus, other documents answer some of its unanswerable questions, rightly)."""
+    return index_speech(tmp_path_factory.mktemp("speech"), e5_model_dir)
 
 
 @pytest.fixture(scope="session")

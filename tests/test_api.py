@@ -15,7 +15,7 @@ import time
 import httpx
 import pytest
 
-from conftest import SPEECH, VENV_BIN, free_port, norm, speech_text
+from conftest import SPEECH, VENV_BIN, free_port, index_speech, norm, speech_text
 
 pytestmark = pytest.mark.real
 
@@ -49,21 +49,11 @@ class Server:
 @pytest.fixture(scope="module")
 def api(tmp_path_factory, e5_model_dir):
     """(server, settings, assistant): `aimf serve`'s app over the bundled speech, with user and admin keys."""
-    from ingest.pipeline import Ingestor
-    from rag.assistant import Assistant
-    from rag.settings import Settings
     from ui.api import create_app
 
-    root = tmp_path_factory.mktemp("api")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    shutil.copy(SPEECH, corpus / SPEECH.name)
-    settings = Settings(_env_file=None, data_dir=root / "data", corpus_dir=corpus, embedding_model=str(e5_model_dir),
-                        collection="api-test", api_keys=USER_KEY, api_admin_keys=ADMIN_KEY, api_max_body_kb=16,
-                        max_question_chars=500, ui_max_upload_mb=1.0)
-    assistant = Assistant(settings)
-    report = Ingestor(settings, embeddings=assistant.embeddings, model_id=assistant.model_id).run()
-    assert report.failed == 0 and report.added == 1
+    settings, assistant = index_speech(tmp_path_factory.mktemp("api"), e5_model_dir, collection="api-test",
+                                       api_keys=USER_KEY, api_admin_keys=ADMIN_KEY, api_max_body_kb=16,
+                                       max_question_chars=500, ui_max_upload_mb=1.0)
     server = Server(create_app(assistant, settings), free_port())
     server.start()
     yield server, settings, assistant

@@ -22,8 +22,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Gradio's queue trips pandas 3 deprecation notices on every event: not ours, and they drown the report.
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
 
+from conftest import SPEECH, index_speech  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-SPEECH = ROOT / "corpus" / "discours-ouverture-villes-intelligentes.txt"
 AIMF = Path(sys.executable).parent / "aimf"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -64,20 +65,10 @@ def launch(app) -> str:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, e5_model_dir):
     """The real app over its own index (uploads on, so the planted document goes through the real pipeline)."""
-    from ingest.pipeline import Ingestor
-    from rag.assistant import Assistant
-    from rag.settings import Settings
     from ui.app import build_app
 
     root = tmp_path_factory.mktemp("ui-app")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    shutil.copy(SPEECH, corpus / SPEECH.name)
-    settings = Settings(_env_file=None, data_dir=root / "data", corpus_dir=corpus, embedding_model=str(e5_model_dir),
-                        ui_allow_upload=True, ui_max_upload_mb=1)
-    assistant = Assistant(settings)  # one model, shared by the ingest and the app
-    report = Ingestor(settings, embeddings=assistant.embeddings, model_id=assistant.model_id).run()
-    assert report.failed == 0 and report.added == 1
+    settings, assistant = index_speech(root, e5_model_dir, ui_allow_upload=True, ui_max_upload_mb=1)
     assistant.warm_up()
     app = build_app(assistant, settings)
     url = launch(app)
