@@ -722,15 +722,10 @@ def _combine(op: str | None, spans: list[str | None], langs: list[str]) -> str |
 def _mismatch(part: _Part, passages: list[Passage], lang: str) -> Composed:
     """"Les documents donnent cette information pour Dakar, pas pour Abidjan.", with the sentence cited."""
     s, absent, parallels = part.near
-    instead = [c.text for c in parallels]
     wanted = ", ".join(c.text for c in absent)
-    given = ", ".join(dict.fromkeys(instead[:2]))
-    if lang == "en":
-        text = (f"The documents give this for {given}, not for {wanted}." if given
-                else f"The documents do not give this for {wanted}.")
-    else:
-        text = (f"Les documents donnent cette information pour {given}, pas pour {wanted}." if given
-                else f"Les documents ne donnent pas cette information pour {wanted}.")
+    given = ", ".join(dict.fromkeys(c.text for c in parallels[:2]))
+    text = (f"The documents give this for {given}, not for {wanted}." if lang == "en"
+            else f"Les documents donnent cette information pour {given}, pas pour {wanted}.")
     quoted = ExtractiveGenerator._render([s], passages)
     return Composed(f"{text}\n\n{quoted.text}", quoted.quotes, abstain=True)
 
