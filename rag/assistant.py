@@ -279,7 +279,8 @@ class Assistant:
         if best < self.settings.min_relevance:
             return f"below relevance floor ({best:.2f})"
         # A name may be translated in any passage of another language than the question's.
-        cross_lingual = any(p.lang and p.lang != detect_lang(question) for p in passages)
+        q_lang = detect_lang(question)
+        cross_lingual = any(p.lang and p.lang != q_lang for p in passages)
         missing = missing_names(question, passages, names=not cross_lingual)
         if missing:
             return f"names absent from the passages: {', '.join(missing)}"
@@ -320,6 +321,14 @@ class Assistant:
         return llm_rewrite
 
     # --- documents ----------------------------------------------------------------------------------------
+    def surroundings(self, source: str, start: int, end: int, chars: int = 600) -> tuple[str, str]:
+        """The document's text before ``start`` and after ``end`` (about ``chars`` each), pieced together from its
+        indexed chunks: what a reader sees around a quoted passage."""
+        from rag.context import around
+
+        docs = self.retriever.store.get(where={"source": source})
+        return around([(int(d.metadata.get("start", 0)), d.page_content) for d in docs], start, end, chars)
+
     def documents(self) -> list[dict]:
         """Indexed documents (from the collection's metadata): source, title, kind, pages, chunks."""
         docs: dict[str, dict] = {}

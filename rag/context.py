@@ -4,8 +4,6 @@ from them without the source file)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 
 def piece_together(chunks: list[tuple[int, str]], a: int, b: int) -> str:
     """The document's text between offsets ``a`` and ``b`` from (start offset, text) chunks, overlaps read once.
@@ -38,8 +36,3 @@ def around(chunks: list[tuple[int, str]], start: int, end: int, chars: int = 600
         after = after[: after.rfind(" ")]
     return before, after
 
-
-def surroundings(assistant: Any, source: str, start: int, end: int, chars: int = 600) -> tuple[str, str]:
-    """The text around [start, end) of ``source``, from the assistant's index (its chunks of that document)."""
-    docs = assistant.retriever.store.get(where={"source": source})
-    return around([(int(d.metadata.get("start", 0)), d.page_content) for d in docs], start, end, chars)

@@ -174,3 +174,13 @@ def test_cli_ask_json_and_errors(speech_index):
     assert empty.returncode == 2 and "vide" in empty.stderr
     long = subprocess.run([*aimf, "ask", "x" * 2500], env=env, capture_output=True, text=True, timeout=180)
     assert long.returncode == 2 and "trop longue" in long.stderr
+
+
+def test_text_around_a_quoted_passage_comes_from_the_document(assistant):
+    """Read back from the real index: what precedes and follows a cited passage is the speech's own text."""
+    answer = assistant.answer("Quelle ville préside la commission « Villes innovantes, intelligentes et responsables » ?")
+    c = answer.citations[0]
+    before, after = assistant.surroundings(c.source, c.start, c.end, chars=300)
+    speech = norm(speech_text())
+    assert before.strip() and norm(before).split()[-1] in speech and norm(before + " " + c.quote)[-200:] in speech
+    assert not after.strip() or norm(c.quote + " " + after)[:200] in speech

@@ -379,12 +379,10 @@ def _fake_app(tmp_path, **overrides):
         return answer
 
     class PageFake(FakeAssistant):  # FAKE index: one document read back for the passage in context
-        class retriever:
-            class store:
-                @staticmethod
-                def get(where):
-                    text = f"{BEFORE_MARKET} {MARKET} {AFTER_MARKET}"
-                    return [type("Chunk", (), {"metadata": {"start": 0}, "page_content": text})]
+        def surroundings(self, source, start, end, chars=600):
+            from rag.context import around
+
+            return around([(0, f"{BEFORE_MARKET} {MARKET} {AFTER_MARKET}")], start, end, chars)
 
     settings = Settings(_env_file=None, data_dir=tmp_path / "data", corpus_dir=tmp_path / "corpus", ui_allow_upload=True,
                         **overrides)

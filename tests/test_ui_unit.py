@@ -414,12 +414,11 @@ def test_passage_view_shows_the_text_around_it(ui_settings):
     from ui.handlers import Handlers
 
     class AroundAssistant(FakeAssistant):  # FAKE index: the document's neighbouring chunks
-        class retriever:
-            class store:
-                @staticmethod
-                def get(where):
-                    doc = "Le paragraphe précédent. " + PASSAGE + " Le paragraphe suivant."
-                    return [type("D", (), {"metadata": {"start": 100 - PASSAGE.index(QUOTE) - 25}, "page_content": doc})]
+        def surroundings(self, source, start, end, chars=600):
+            from rag.context import around
+
+            doc = "Le paragraphe précédent. " + PASSAGE + " Le paragraphe suivant."
+            return around([(100 - PASSAGE.index(QUOTE) - 25, doc)], start, end, chars)
 
     h = Handlers(AroundAssistant(ui_settings), ui_settings)
     state = drain(h.respond("Qui préside ?", [], None, "extractive", 5, [], "fr"))[-1][1]

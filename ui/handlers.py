@@ -256,9 +256,7 @@ class Handlers:
         if not where or not where[0]:
             return "", ""
         try:
-            from rag.context import surroundings
-
-            return surroundings(self.assistant, *where)
+            return self.assistant.surroundings(*where)
         except Exception:  # index unreachable, or a document re-indexed since the answer
             log.warning("text around %s unavailable", where[0], exc_info=True)
             return "", ""
