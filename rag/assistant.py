@@ -6,6 +6,7 @@ question -> standalone question -> hybrid retrieval -> relevance floor -> writer
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -260,10 +261,17 @@ class Assistant:
     def _ground(self, checked, passages: list[Passage], lang: str):
         """Each sentence of a generated answer checked against the passages it cites (rag/grounding.py), with the
         trained reader's support score where that reader exists."""
-        from rag.grounding import ground, reader_scorer
+        from rag.grounding import ground
 
-        scorer, floor = reader_scorer(self.settings) or (None, 1.0)
+        scorer, floor = self._support_scorer
         return ground(checked.text, passages, checked.cited, lang, self.settings.unsupported, scorer, floor)
+
+    @functools.cached_property
+    def _support_scorer(self):
+        """The trained reader as support scorer and its floor, looked up once: loading it is a model load."""
+        from rag.grounding import reader_scorer
+
+        return reader_scorer(self.settings) or (None, 1.0)
 
     def _abstention(self, base: dict, passages: list[Passage], reason: str) -> Answer:
         lang = base["lang"]
