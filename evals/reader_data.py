@@ -1,12 +1,11 @@
-"""Training and evaluation data for the sentence reader (rag/reader.py).
+"""Training and evaluation data for the span reader (rag/reader.py), from a SQuAD-format file (PIAF).
 
-From a SQuAD-format file (PIAF): each question's answer sentence (the one holding the answer's start) is a
-positive; other sentences of its paragraph and of other paragraphs of the same article are negatives. A near-miss
-question, made by swapping an entity, a year or an amount of the question for another one found elsewhere in the
-corpus (and absent from the article), paired with the true answer sentence, is a negative too: the reader must
-learn that a sentence about Dakar does not answer a question about Abidjan. Gold JSONL questions add their
-evidence sentences from the corpus documents. Articles are split by the parity of their index, so evaluation
-never sees an article trained on.
+Each question gives three examples: its paragraph with the answer's characters (a span to find); another paragraph
+of the same article that does not hold the answer text (no answer); and a near-miss question, made by swapping an
+entity, a year or an amount of the question for another one found elsewhere in the file (and absent from the
+article), with the question's own paragraph (no answer): the reader must learn that a paragraph about Dakar does
+not answer a question about Abidjan. Articles are split by the parity of their index, so that measuring never
+sees an article trained on.
 """
 
 from __future__ import annotations
@@ -18,61 +17,49 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.reader import context_of
 from rag.text import fold, normalize_for_match, split_sentences
-
-
-@dataclass(frozen=True)
-class Pair:
-    question: str
-    context: str
-    sentence: str
-    label: int  # 1: the sentence answers the question
 
 
 @dataclass
 class Question:
     text: str
     paragraph: int
-    sentence: int  # index of the answer sentence in its paragraph
+    start: int  # the first answer's character offset in its paragraph
     answers: list[str]
 
 
 @dataclass
 class Article:
     title: str
-    paragraphs: list[list[str]]  # sentences of each paragraph
+    paragraphs: list[str]
     questions: list[Question] = field(default_factory=list)
-
-    def context(self, p: int, s: int) -> str:
-        return context_of(self.title, None, self.paragraphs[p][s - 1] if s else None)
-
-    def items(self, p: int) -> list[tuple[str, str]]:
-        return [(self.context(p, s), sent) for s, sent in enumerate(self.paragraphs[p])]
 
     @property
     def text(self) -> str:
-        return " ".join(" ".join(p) for p in self.paragraphs)
+        return " ".join(self.paragraphs)
 
 
 def load_squad_articles(path: Path) -> list[Article]:
-    """Articles with sentence-split paragraphs; a question's answer sentence is located by its answer offset."""
+    """Articles, their paragraphs and questions; an answer is located by its text near its offset (a few offsets
+    of the dataset are one character off)."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     articles = []
     for raw in data["data"]:
         article = Article(str(raw.get("title", "")).replace("_", " "), [])
         for para in raw.get("paragraphs", []):
             ctx = para["context"]
-            spans = split_sentences(ctx)
             p = len(article.paragraphs)
-            article.paragraphs.append([ctx[a:b] for a, b in spans])
+            article.paragraphs.append(ctx)
             for qa in para.get("qas", []):
                 answers = [a for a in qa.get("answers", []) if a.get("text")]
-                if not answers or not spans:
+                if not answers:
                     continue
-                start = int(answers[0]["answer_start"])
-                s = next((i for i, (a, b) in enumerate(spans) if start < b), len(spans) - 1)
-                article.questions.append(Question(qa["question"].strip(), p, s, [a["text"] for a in answers]))
+                text, start = answers[0]["text"], int(answers[0]["answer_start"])
+                found = [m.start() for m in re.finditer(re.escape(text), ctx)]
+                if not found:
+                    continue
+                start = min(found, key=lambda i: abs(i - start))
+                article.questions.append(Question(qa["question"].strip(), p, start, [a["text"] for a in answers]))
         articles.append(article)
     return articles
 
@@ -162,44 +149,54 @@ class NearMissMaker:
         return None
 
 
-# ---------------------------------------------------------------------------------------------- pairs
+# ---------------------------------------------------------------------------------------------- examples
 
 
-def question_pairs(article: Article, q: Question, rng: random.Random, maker: NearMissMaker | None,
-                   same_paragraph: int = 2, other_paragraphs: int = 2) -> list[Pair]:
-    """One positive, a few negatives from the same paragraph and from the article's other paragraphs, and the
-    near-miss question with the answer sentence."""
-    p, s = q.paragraph, q.sentence
-    answer = article.paragraphs[p][s]
-    pairs = [Pair(q.text, article.context(p, s), answer, 1)]
-    same = [i for i in range(len(article.paragraphs[p])) if i != s]
-    for i in rng.sample(same, min(same_paragraph, len(same))):
-        pairs.append(Pair(q.text, article.context(p, i), article.paragraphs[p][i], 0))
-    others = [(j, i) for j, para in enumerate(article.paragraphs) if j != p for i in range(len(para))]
-    for j, i in rng.sample(others, min(other_paragraphs, len(others))):
-        pairs.append(Pair(q.text, article.context(j, i), article.paragraphs[j][i], 0))
+@dataclass(frozen=True)
+class Example:
+    question: str
+    title: str
+    text: str
+    start: int | None  # the answer's characters in text; None: the text does not answer the question
+    answer: str | None
+
+
+def question_examples(article: Article, q: Question, rng: random.Random, maker: NearMissMaker | None) -> list[Example]:
+    """The question with its paragraph, with another paragraph of the article (no answer), and its near-miss with
+    its paragraph (no answer)."""
+    own = article.paragraphs[q.paragraph]
+    out = [Example(q.text, article.title, own, q.start, q.answers[0])]
+    answers = [normalize_for_match(a) for a in q.answers]
+    others = [i for i, para in enumerate(article.paragraphs)
+              if i != q.paragraph and not any(a in normalize_for_match(para) for a in answers)]
+    if others:
+        out.append(Example(q.text, article.title, article.paragraphs[rng.choice(others)], None, None))
     if maker is not None:
         near = maker.make(q.text, article.text, rng)
         if near:
-            pairs.append(Pair(near, article.context(p, s), answer, 0))
-    return pairs
+            out.append(Example(near, article.title, own, None, None))
+    return out
 
 
-def training_pairs(articles: list[Article], seed: int, maker: NearMissMaker | None) -> list[Pair]:
+def training_examples(articles: list[Article], seed: int, maker: NearMissMaker | None) -> list[Example]:
     rng = random.Random(seed)
-    return [pair for a in articles for q in a.questions for pair in question_pairs(a, q, rng, maker)]
+    return [e for a in articles for q in a.questions for e in question_examples(a, q, rng, maker)]
 
 
 @dataclass
 class EvalCase:
-    """A question, its candidates (sentences of its paragraph and of up to two other paragraphs of the same
-    article), the answer's index among them, the paragraph's slice, and a near-miss question (or None)."""
+    """A question read with its paragraph first then up to two other paragraphs of the same article; its answers,
+    the answer sentence's characters in its paragraph, and a near-miss question (or None)."""
 
     question: str
-    items: list[tuple[str, str]]
-    answer: int
-    paragraph: slice
+    passages: list[tuple[str, str]]
+    answers: list[str]
+    sentence: tuple[int, int]
     near_miss: str | None
+
+    def sentences(self) -> list[tuple[int, int, int]]:
+        """(passage, start, end) of every sentence of the passages: the candidates of a sentence ranker."""
+        return [(p, a, b) for p, (_, text) in enumerate(self.passages) for a, b in split_sentences(text)]
 
 
 def eval_cases(articles: list[Article], seed: int, maker: NearMissMaker | None) -> list[EvalCase]:
@@ -209,82 +206,8 @@ def eval_cases(articles: list[Article], seed: int, maker: NearMissMaker | None) 
         n = len(a.paragraphs)
         for q in a.questions:
             chosen = [q.paragraph] + [(q.paragraph + k) % n for k in (1, 2) if n > k]
-            items: list[tuple[str, str]] = []
-            answer, para = -1, slice(0, 0)
-            for p in chosen:
-                if p == q.paragraph:
-                    answer, para = len(items) + q.sentence, slice(len(items), len(items) + len(a.paragraphs[p]))
-                items += a.items(p)
+            own = a.paragraphs[q.paragraph]
+            sentence = next(((s, e) for s, e in split_sentences(own) if q.start < e), (0, len(own)))
             near = maker.make(q.text, a.text, rng) if maker is not None else None
-            cases.append(EvalCase(q.text, items, answer, para, near))
+            cases.append(EvalCase(q.text, [(a.title, a.paragraphs[p]) for p in chosen], q.answers, sentence, near))
     return cases
-
-
-# ---------------------------------------------------------------------------------------------- gold questions
-
-
-@dataclass
-class CorpusSentence:
-    source: str
-    context: str
-    sentence: str
-
-
-def corpus_sentences(corpus_dir: Path) -> list[CorpusSentence]:
-    """Every sentence of the corpus documents, with its context (title, heading, previous sentence)."""
-    from ingest.chunking import _previous_heading
-    from ingest.loaders import SUPPORTED, LoadError, load
-
-    out: list[CorpusSentence] = []
-    root = Path(corpus_dir)
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if (not path.is_file() or path.suffix.lower() not in SUPPORTED or rel.as_posix().lower() == "readme.md"
-                or any(part.startswith((".", "_")) for part in rel.parts)):
-            continue
-        try:
-            doc = load(path)
-        except (LoadError, OSError, ValueError, ImportError):
-            continue  # unreadable here: its gold questions are skipped (counted in the figures)
-        prev = None
-        for a, b in split_sentences(doc.text):
-            sentence = doc.text[a:b]
-            out.append(CorpusSentence(rel.as_posix(), context_of(doc.title, _previous_heading(doc, a), prev), sentence))
-            prev = sentence
-    return out
-
-
-def gold_pairs(paths: list[Path], sentences: list[CorpusSentence], seed: int, maker: NearMissMaker | None,
-               negatives: int = 4) -> tuple[list[Pair], int]:
-    """Pairs from gold JSONL files (answerable questions whose evidence is found in a corpus sentence): each
-    evidence sentence is a positive, other sentences of the same document negatives, plus the near-miss question.
-    Returns (pairs, questions used)."""
-    from evals.dataset import load_jsonl
-
-    rng = random.Random(seed + 2)
-    folded = [normalize_for_match(s.sentence) for s in sentences]
-    pairs: list[Pair] = []
-    used = 0
-    for path in paths:
-        for g in load_jsonl(path):
-            if not g.answerable or g.review:
-                continue
-            ev = [normalize_for_match(e) for e in g.evidence]
-            hits = [i for i, f in enumerate(folded)
-                    if any(e in f or (len(f) > 30 and f in e) for e in ev)
-                    and (g.source is None or sentences[i].source == g.source)]
-            if not hits:
-                continue
-            used += 1
-            docs = {sentences[i].source for i in hits}
-            for i in hits:
-                pairs.append(Pair(g.question, sentences[i].context, sentences[i].sentence, 1))
-            pool = [i for i, s in enumerate(sentences) if s.source in docs and i not in hits]
-            for i in rng.sample(pool, min(negatives, len(pool))):
-                pairs.append(Pair(g.question, sentences[i].context, sentences[i].sentence, 0))
-            if maker is not None:
-                text = " ".join(s.sentence for s in sentences if s.source in docs)
-                near = maker.make(g.question, text, rng)
-                if near:
-                    pairs.append(Pair(near, sentences[hits[0]].context, sentences[hits[0]].sentence, 0))
-    return pairs, used

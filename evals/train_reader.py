@@ -1,12 +1,13 @@
-"""`aimf train reader`: fine-tune the sentence reader (rag/reader.py) and measure it against the baselines.
+"""`aimf train reader`: fine-tune the span reader (rag/reader.py) and measure it against the baselines.
 
-Trains the top layers of the bundled e5-small and a linear head as a cross-encoder on PIAF (one half of the
-articles by default, the other half measured) and the gold JSONL files of the dev half, with near-miss questions
-(evals/reader_data.py). Measures, on the held-out articles, the answer sentence's top-1 among the sentences of
-three paragraphs of its article (word overlap, e5 cosine and the reader) and the AUC of telling a real question
-from its near-miss (best sentence of the paragraph). Writes the trained layers and head (float16 safetensors)
-and a card with the base model's identity, seed, data sha256 and figures; the figures go to bench-results too.
-Same seed, data and steps give the same weights and figures (`--max-steps` repeats a run cut by `--max-minutes`).
+Trains the top layers of the bundled e5-small and a start/end head on PIAF (one half of the articles by default,
+the other half measured; evals/reader_data.py). The frozen lower layers are run once per example and their output
+kept, so that each step runs only the trained layers. Measures, on the held-out articles, each question read with
+its paragraph and two other paragraphs of its article: SQuAD exact match and F1 of the best span, whether the best
+span lies in the answer sentence (against word overlap and the base e5 cosine choosing a sentence), and the AUC of
+telling a real question from its near-miss. Writes the trained layers and head (float16 safetensors) and a card
+with the base model's identity, seed, data sha256 and figures; the figures go to bench-results too. Same seed, data
+and steps give the same weights and figures (`--max-steps` repeats a run cut by `--max-minutes`).
 """
 
 from __future__ import annotations
@@ -22,26 +23,22 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.reader import (CARD_NAME, FORMAT, MAX_LEN, MODEL_DIR, WEIGHTS_NAME, PairEncoder, Reader, base_identity,
-                        make_network, trained_names)
+from rag.reader import (CARD_NAME, FORMAT, MAX_LEN, MODEL_DIR, WEIGHTS_NAME, Reader, SpanEncoder, Window,
+                        base_identity, make_network, trained_names)
 
 PIAF = Path("/work/shared/data/piaf/piaf-dev.json")
-GOLD_DEV = ["evals/datasets/aimf-gold.jsonl", "evals/datasets/groups/instances.jsonl", "evals/datasets/groups/cooperation.jsonl"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("what", choices=["reader"], help="ce qu'il faut entraîner")
     p.add_argument("--squad", type=Path, default=Path(os.environ.get("AIMF_PIAF", PIAF)), help="fichier SQuAD (PIAF)")
-    p.add_argument("--gold", type=Path, nargs="*", default=[Path(g) for g in GOLD_DEV],
-                   help="jeux JSONL de la moitié dev (les absents sont ignorés)")
     p.add_argument("--half", choices=["even", "odd", "all"], default="even",
                    help="articles d'entraînement (les autres sont mesurés ; all : aucun n'est mesuré)")
     p.add_argument("--layers", type=int, default=4, help="couches du haut entraînées")
-    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--epochs", type=float, default=2.0)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-4, help="taux des couches entraînées")
     p.add_argument("--lr-head", type=float, default=1e-3)
-    p.add_argument("--rank-weight", type=float, default=1.0, help="poids de la perte de classement par question")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--max-len", type=int, default=MAX_LEN)
     p.add_argument("--max-minutes", type=float, default=None, help="arrête l'entraînement après ce temps")
@@ -55,16 +52,74 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label", default=None, help="nom de la configuration dans le fichier de résultats")
 
 
+def answer_tokens(window: Window, start: int, end: int) -> tuple[int, int] | None:
+    """Token positions (in the window) of the answer's first and last characters, or None when the window does not
+    hold the whole answer."""
+    first = next((k for k, (a, b) in enumerate(window.offsets) if b > start), None)
+    last = next((k for k in range(len(window.offsets) - 1, -1, -1) if window.offsets[k][0] < end), None)
+    if first is None or last is None or last < first:
+        return None
+    if window.offsets[first][0] > start + 1 or window.offsets[last][1] < end:
+        return None
+    return window.body_start + first, window.body_start + last
+
+
+def encode_examples(encoder: SpanEncoder, examples) -> list[tuple[Window, int, int]]:
+    """(window, start token, end token) per usable example; a passage's first window is used for no-answer
+    examples, the first window holding the whole answer for the others."""
+    out = []
+    for e in examples:
+        windows = encoder.windows(e.question, [(e.title, e.text)])
+        if e.start is None:
+            out.append((windows[0], 0, 0))
+            continue
+        for w in windows:
+            target = answer_tokens(w, e.start, e.start + len(e.answer))
+            if target:
+                out.append((w, *target))
+                break
+    return out
+
+
 def _sha256(paths: list[Path]) -> dict[str, str]:
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+
+
+class SplitEncoder:
+    """The encoder cut in two: the frozen lower layers, run once per example, and the trained top layers."""
+
+    def __init__(self, net, layers: int) -> None:
+        self.net, self.bert = net, net.encoder
+        self.cut = self.bert.config.num_hidden_layers - layers
+
+    @staticmethod
+    def _mask(mask):
+        import torch
+
+        # Additive (batch, 1, 1, tokens) mask: what the layers' attention adds to its scores for padding.
+        return (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
+
+    def lower(self, input_ids, attention_mask):
+        import torch
+
+        h = self.bert.embeddings(input_ids=input_ids, token_type_ids=torch.zeros_like(input_ids))
+        ext = self._mask(attention_mask)
+        for layer in self.bert.encoder.layer[: self.cut]:
+            h = layer(h, attention_mask=ext)
+        return h
+
+    def upper(self, hidden, attention_mask):
+        ext = self._mask(attention_mask)
+        for layer in self.bert.encoder.layer[self.cut :]:
+            hidden = layer(hidden, attention_mask=ext)
+        return self.net.head(hidden)
 
 
 def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
-    from evals.reader_data import (NearMissMaker, corpus_sentences, eval_cases, gold_pairs, load_squad_articles,
-                                   split_articles, training_pairs)
+    from evals.reader_data import NearMissMaker, eval_cases, load_squad_articles, split_articles, training_examples
     from rag.embeddings import resolve_model_path
     from rag.settings import get_settings
 
@@ -76,33 +131,29 @@ def run(args: argparse.Namespace) -> int:
     model_path = resolve_model_path(settings)
 
     # ---- data
+    if not args.squad.is_file():
+        raise SystemExit(f"fichier SQuAD introuvable : {args.squad} (--squad ou AIMF_PIAF)")
     articles = load_squad_articles(args.squad)
     train_articles, test_articles = split_articles(articles, args.half)
-    gold = [g for g in args.gold if g.is_file()]
-    sentences = corpus_sentences(settings.corpus_dir) if gold else []
-    maker = NearMissMaker.from_texts([a.text for a in articles] + [s.sentence for s in sentences])
+    maker = NearMissMaker.from_texts(a.text for a in articles)
     if args.limit_questions:
         budget = args.limit_questions
         for a in train_articles:
             a.questions, budget = a.questions[: max(budget, 0)], budget - len(a.questions)
-    pairs = training_pairs(train_articles, args.seed, maker)
-    extra, gold_used = gold_pairs(gold, sentences, args.seed, maker) if gold else ([], 0)
-    pairs += extra
-    corpus_digest = hashlib.sha256(
-        "\n".join(f"{s.source}\t{s.context}\t{s.sentence}" for s in sentences).encode("utf-8")).hexdigest()
-    files = _sha256([args.squad, *gold])
-    data_sha = hashlib.sha256(json.dumps([files, corpus_digest, args.half, args.limit_questions]).encode()).hexdigest()
+    examples = training_examples(train_articles, args.seed, maker)
+    files = _sha256([args.squad])
+    data_sha = hashlib.sha256(json.dumps([files, args.half, args.limit_questions]).encode()).hexdigest()
     cases = eval_cases(test_articles, args.seed, maker)
     if args.eval_limit and len(cases) > args.eval_limit:
         step = len(cases) / args.eval_limit
         cases = [cases[int(i * step)] for i in range(args.eval_limit)]
-    print(f"données : {len(pairs)} paires ({sum(p.label for p in pairs)} positives, "
-          f"{sum(1 for p in pairs if p.label == 0)} négatives dont quasi-questions), {gold_used} questions gold, "
-          f"{len(cases)} questions mesurées ; sha256 {data_sha[:16]}")
 
     # ---- model
     net = make_network(model_path)
-    encoder = PairEncoder(Path(model_path) / "tokenizer.json", args.max_len)
+    encoder = SpanEncoder(Path(model_path) / "tokenizer.json", args.max_len)
+    encoded = encode_examples(encoder, examples)
+    print(f"données : {len(examples)} exemples ({sum(e.start is not None for e in examples)} avec réponse), "
+          f"{len(encoded)} utilisables, {len(cases)} questions mesurées ; sha256 {data_sha[:16]}")
     names = set(trained_names(net, args.layers))
     for name, param in net.named_parameters():
         param.requires_grad = name in names
@@ -111,29 +162,34 @@ def run(args: argparse.Namespace) -> int:
         figures["baselines"] = baselines(net, encoder, cases)
         print("références :", json.dumps(figures["baselines"]))
 
+    # ---- the frozen layers, once
+    split = SplitEncoder(net, args.layers)
+    net.eval()
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0].ids))
+    lower: list = [None] * len(encoded)
+    with torch.inference_mode():
+        check = encoder.batch([encoded[i][0] for i in order[:4]])
+        full = net(**check)
+        cut = split.upper(split.lower(**check), check["attention_mask"])
+        if not torch.allclose(full, cut, atol=1e-3):
+            raise SystemExit("le découpage de l'encodeur ne reproduit pas le modèle entier (version de transformers ?)")
+        for k in tqdm(range(0, len(order), 32), desc="couches figées", unit="lot"):
+            idx = order[k : k + 32]
+            batch = encoder.batch([encoded[i][0] for i in idx])
+            hidden = split.lower(**batch)
+            for row, i in enumerate(idx):
+                lower[i] = hidden[row, : len(encoded[i][0].ids)].to(torch.bfloat16).clone()
+
     # ---- training
-    encoded = [(encoder.encode(p.question, [(p.context, p.sentence)])[0], p.label) for p in pairs]
-    # A question's pairs follow each other: they form its group, kept in one batch so that the loss can also ask
-    # for its answer sentence to come first among them (a ranking signal that the per-pair loss lacks).
-    groups: list[list[int]] = []
-    for i, p in enumerate(pairs):
-        if not groups or pairs[groups[-1][0]].question != p.question:
-            groups.append([])
-        groups[-1].append(i)
     rng = random.Random(args.seed)
-    batches: list[list[list[int]]] = []
+    batches: list[list[int]] = []
     for _ in range(math.ceil(args.epochs)):
-        order = list(range(len(groups)))
-        rng.shuffle(order)
-        # Sorted within windows: similar lengths together, little padding, the order still random.
-        window = 150
-        for k in range(0, len(order), window):
-            chunk = sorted(order[k : k + window], key=lambda g: max(len(encoded[i][0].ids) for i in groups[g]))
-            part: list[list[list[int]]] = [[]]
-            for g in chunk:
-                if sum(map(len, part[-1])) >= args.batch:
-                    part.append([])
-                part[-1].append(groups[g])
+        shuffled = list(range(len(encoded)))
+        rng.shuffle(shuffled)
+        window = 200  # sorted within windows: similar lengths together, little padding, the order still random
+        for k in range(0, len(shuffled), window):
+            chunk = sorted(shuffled[k : k + window], key=lambda i: len(encoded[i][0].ids))
+            part = [chunk[j : j + args.batch] for j in range(0, len(chunk), args.batch)]
             rng.shuffle(part)
             batches += part
     total = int(len(batches) * args.epochs / math.ceil(args.epochs)) if args.epochs else 0
@@ -142,8 +198,9 @@ def run(args: argparse.Namespace) -> int:
     opt = torch.optim.AdamW([{"params": body, "lr": args.lr}, {"params": head, "lr": args.lr_head}], weight_decay=0.01)
     warm = max(1, total // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    net.train()
+    for layer in net.encoder.encoder.layer[split.cut :]:
+        layer.train()
+    net.head.train()
     started, done, running = time.perf_counter(), 0, 0.0
     bar = tqdm(total=total, desc="entraînement", unit="pas")
     for step in range(total):
@@ -152,11 +209,22 @@ def run(args: argparse.Namespace) -> int:
         if args.max_minutes is not None and time.perf_counter() - started > 60 * args.max_minutes:
             bar.write(f"temps écoulé : arrêt après {step} pas (refaire ce résultat : --max-steps {step})")
             break
-        idx = [i for g in batches[step] for i in g]
-        inputs = encoder.batch([encoded[i][0] for i in idx])
-        labels = torch.tensor([float(encoded[i][1]) for i in idx])
-        logits = net(**inputs)
-        loss = loss_fn(logits, labels) + args.rank_weight * _rank_loss(logits, labels, [len(g) for g in batches[step]])
+        idx = batches[step]
+        width = max(len(encoded[i][0].ids) for i in idx)
+        hidden = torch.zeros((len(idx), width, lower[idx[0]].shape[-1]))
+        mask = torch.zeros((len(idx), width), dtype=torch.long)
+        allowed = torch.zeros((len(idx), width), dtype=torch.bool)
+        for row, i in enumerate(idx):
+            w = encoded[i][0]
+            hidden[row, : len(w.ids)] = lower[i].float()
+            mask[row, : len(w.ids)] = 1
+            allowed[row, 0] = True
+            allowed[row, w.body_start : w.body_start + len(w.offsets)] = True
+        logits = split.upper(hidden, mask).masked_fill(~allowed.unsqueeze(-1), -1e4)
+        starts = torch.tensor([encoded[i][1] for i in idx])
+        ends = torch.tensor([encoded[i][2] for i in idx])
+        loss = (torch.nn.functional.cross_entropy(logits[..., 0], starts)
+                + torch.nn.functional.cross_entropy(logits[..., 1], ends)) / 2
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -166,6 +234,7 @@ def run(args: argparse.Namespace) -> int:
         bar.set_postfix(perte=f"{running:.3f}")
         bar.update()
     bar.close()
+    del lower
     train_seconds = time.perf_counter() - started
     net.eval()
     # What ships is float16: measure that, not the float32 weights.
@@ -181,19 +250,16 @@ def run(args: argparse.Namespace) -> int:
         "layers_trained": args.layers,
         "max_len": args.max_len,
         "seed": args.seed,
-        "data": {"sha256": data_sha, "files": files, "corpus_sentences_sha256": corpus_digest,
-                 "train_articles": args.half, "pairs": len(pairs), "gold_questions": gold_used,
+        "data": {"sha256": data_sha, "files": {Path(k).name: v for k, v in files.items()},
+                 "train_articles": args.half, "examples": len(examples), "usable": len(encoded),
                  "limit_questions": args.limit_questions},
         "training": {"epochs": args.epochs, "batch": args.batch, "lr_layers": args.lr, "lr_head": args.lr_head,
-                     "rank_weight": args.rank_weight,
                      "steps": done, "steps_planned": total, "seconds": round(train_seconds, 1),
                      "threads": args.threads},
     }
     if cases:
-        t0 = time.perf_counter()
         reader = Reader(net, encoder, card, bf16=settings.embedding_dtype == "bfloat16")
         figures["reader"] = measure(reader, cases)
-        figures["reader"]["seconds_per_sentence"] = round((time.perf_counter() - t0) / figures["reader"]["pairs"], 4)
         figures["measured_on"] = {"articles": "odd" if args.half == "even" else "even", "questions": len(cases)}
         print("lecteur :", json.dumps(figures["reader"]))
     card["figures"] = figures
@@ -211,17 +277,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rank_loss(logits, labels, sizes: list[int]):
-    """Softmax over each question's candidates: -log of the share of its answer sentence(s)."""
-    import torch
-
-    terms = []
-    for g, y in zip(torch.split(logits, sizes), torch.split(labels, sizes)):
-        if 0 < y.sum() < len(y):
-            terms.append(torch.logsumexp(g, 0) - torch.logsumexp(g[y > 0], 0))
-    return torch.stack(terms).mean() if terms else logits.sum() * 0
-
-
 def _record(path: Path, label: str, card: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     results = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
@@ -237,39 +292,51 @@ def _auc(pos: list[float], neg: list[float]) -> float | None:
     return round(float(roc_auc_score([1] * len(pos) + [0] * len(neg), pos + neg)), 4)
 
 
-def _summary(cases, score_fn) -> dict:
-    """Top-1 of the answer sentence and AUC of real vs near-miss question (best sentence of the paragraph)."""
-    hits, real, near = 0, [], []
-    for c in cases:
-        scores = score_fn(c.question, c.items)
-        hits += int(int(np.argmax(scores)) == c.answer)
-        if c.near_miss:
-            real.append(float(np.max(scores[c.paragraph])))
-            near.append(float(np.max(score_fn(c.near_miss, c.items[c.paragraph]))))
-    return {"top1": round(hits / len(cases), 4), "answerability_auc": _auc(real, near), "near_miss_questions": len(near)}
+def _in_answer_sentence(case, passage: int, start: int, end: int) -> bool:
+    a, b = case.sentence
+    return passage == 0 and start < b and end > a
 
 
 def measure(reader: Reader, cases) -> dict:
+    """The reader's best span over the case's passages: EM/F1, in the answer sentence or not; near-miss AUC."""
     from tqdm import tqdm
 
-    pairs = sum(len(c.items) + (c.paragraph.stop - c.paragraph.start if c.near_miss else 0) for c in cases)
-    out = _summary(tqdm(cases, desc="mesure", unit="q"), reader.score)
-    out["pairs"] = pairs
-    return out
+    from evals.metrics import exact_match, squad_f1
+
+    em, f1, top1, real, near = [], [], [], [], []
+    started = time.perf_counter()
+    for c in tqdm(cases, desc="mesure", unit="q"):
+        spans = reader.read(c.question, c.passages)
+        best = max((s for s in spans if s is not None), key=lambda s: s.score, default=None)
+        text = best.text if best else ""
+        em.append(exact_match(text, c.answers) or 0.0)
+        f1.append(squad_f1(text, c.answers) or 0.0)
+        top1.append(best is not None and _in_answer_sentence(c, best.passage, best.start, best.end))
+        if c.near_miss and spans[0] is not None:
+            (other,) = reader.read(c.near_miss, c.passages[:1])
+            if other is not None:
+                real.append(spans[0].score)
+                near.append(other.score)
+    seconds = time.perf_counter() - started
+    return {"exact_match": round(float(np.mean(em)), 4), "f1": round(float(np.mean(f1)), 4),
+            "top1": round(float(np.mean(top1)), 4), "answerability_auc": _auc(real, near),
+            "near_miss_questions": len(near), "seconds_per_question": round(seconds / max(1, len(cases)), 4)}
 
 
-def baselines(net, encoder: PairEncoder, cases) -> dict:
-    """Word overlap (shared stems) and the base e5 cosine, on the same candidates."""
+def baselines(net, encoder: SpanEncoder, cases) -> dict:
+    """Word overlap (shared stems) and the base e5 cosine choosing a sentence among the same passages' sentences:
+    top-1, the AUC of real vs near-miss (best sentence of the question's paragraph), and the SQuAD F1 of the chosen
+    sentence taken whole as the answer."""
     import torch
 
+    from evals.metrics import squad_f1
     from rag.text import tokens
 
-    def overlap(question: str, items) -> np.ndarray:
-        q = set(tokens(question))
-        return np.array([len(q & set(tokens(s))) for _, s in items], dtype=np.float32)
+    def sentences(c):
+        return [(p, a, b, c.passages[p][1][a:b]) for p, a, b in c.sentences()]
 
     texts = sorted({"query: " + c.question for c in cases} | {"query: " + c.near_miss for c in cases if c.near_miss}
-                   | {"passage: " + s for c in cases for _, s in c.items})
+                   | {"passage: " + s for c in cases for *_, s in sentences(c)})
     vectors: dict[str, np.ndarray] = {}
     net.eval()
     with torch.inference_mode():
@@ -288,8 +355,27 @@ def baselines(net, encoder: PairEncoder, cases) -> dict:
             v = torch.nn.functional.normalize((h * m).sum(1) / m.sum(1), dim=-1).numpy()
             vectors.update(zip(chunk, v))
 
-    def cosine(question: str, items) -> np.ndarray:
-        q = vectors["query: " + question]
-        return np.array([float(vectors["passage: " + s] @ q) for _, s in items], dtype=np.float32)
+    def overlap(question: str, sents) -> np.ndarray:
+        q = set(tokens(question))
+        return np.array([len(q & set(tokens(s))) for *_, s in sents], dtype=np.float32)
 
-    return {"word_overlap": _summary(cases, overlap), "e5_cosine": _summary(cases, cosine)}
+    def cosine(question: str, sents) -> np.ndarray:
+        q = vectors["query: " + question]
+        return np.array([float(vectors["passage: " + s] @ q) for *_, s in sents], dtype=np.float32)
+
+    out = {}
+    for name, fn in (("word_overlap", overlap), ("e5_cosine", cosine)):
+        top1, f1, real, near = [], [], [], []
+        for c in cases:
+            sents = sentences(c)
+            scores = fn(c.question, sents)
+            p, a, b, s = sents[int(np.argmax(scores))]
+            top1.append(_in_answer_sentence(c, p, a, b))
+            f1.append(squad_f1(s, c.answers) or 0.0)
+            own = [x for x in sents if x[0] == 0]
+            if c.near_miss and own:
+                real.append(float(np.max(fn(c.question, own))))
+                near.append(float(np.max(fn(c.near_miss, own))))
+        out[name] = {"top1": round(float(np.mean(top1)), 4), "sentence_f1": round(float(np.mean(f1)), 4),
+                     "answerability_auc": _auc(real, near), "near_miss_questions": len(near)}
+    return out

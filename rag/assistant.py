@@ -11,6 +11,7 @@ import logging
 import re
 import threading
 import time
+from collections import OrderedDict
 from typing import Any, Iterable, Iterator
 
 import numpy as np
@@ -53,6 +54,7 @@ class Assistant:
         self._lock = threading.Lock()
         self.sentence_vectors = SentenceVectors(self.embeddings)
         self._generators: dict[str, Any] = {}
+        self._readings: OrderedDict[tuple, Any] = OrderedDict()
 
     # --- components, opened lazily and re-opened after an outage ---------------------------------------------
     @property
@@ -76,18 +78,21 @@ class Assistant:
     def warm_up(self, prime_sentences_up_to: int = 2000) -> None:
         """Load the model and the lexical index and run one search. Sentence vectors normally come from the index
         with the passages; when it was built without them, a small corpus has its sentences embedded now, so that
-        the first user's answer is as fast as the next ones."""
+        the first user's answer is as fast as the next ones. The trained reader, where one ships, is loaded and
+        run once too."""
         from rag.sentences import sentence_keys
 
         lexical = self.retriever.lexical()
         self.retriever.search("bonjour")
+        if self._reader is not None:
+            self._reader.read("bonjour", [("", "Bonjour à tous.")])
         if not self.settings.sentence_vectors and len(lexical) <= prime_sentences_up_to // 10:
             sentences = [key for d in lexical.docs for key in sentence_keys(d.page_content)]
             self.sentence_vectors(sentences[:prime_sentences_up_to])
 
     def generator(self, name: str):
         if name == "extractive":
-            return ExtractiveGenerator(self.sentence_vectors, idf=self._idf)
+            return ExtractiveGenerator(self.sentence_vectors, idf=self._idf, reader=self._reading)
         if name not in self._generators:
             from rag.generators.llm import make_generator
 
@@ -242,7 +247,7 @@ class Assistant:
                 if shown:  # failed mid-answer: withdraw what was streamed, the extractive answer replaces it
                     yield StreamReset()
                 notices.append(LLM_UNAVAILABLE_NOTICE.get(lang, LLM_UNAVAILABLE_NOTICE["fr"]))
-        composed = ExtractiveGenerator(self.sentence_vectors, idf=self._idf).compose(question, passages, lang, query_vector)
+        composed = self.generator("extractive").compose(question, passages, lang, query_vector)
         if composed is None:
             answer = self._abstention(base, passages, "extractive")
             answer.notices = notices
@@ -273,6 +278,29 @@ class Assistant:
 
         return reader_scorer(self.settings) or (None, 1.0)
 
+    @functools.cached_property
+    def _reader(self):
+        """The trained span reader (rag/reader.py), loaded once; None when off, absent or for another base model."""
+        from rag.reader import Reader
+
+        return Reader.load(self.settings)
+
+    def _reading(self, question: str, passages: list[tuple[str, str]]):
+        """The reader's reading of these (title, text) passages, or None without a reader. The relevance check and
+        the writer ask for the same passages in turn: the last few readings are kept."""
+        if self._reader is None or not passages:
+            return None
+        key = (question, tuple(passages))
+        with self._lock:
+            found = self._readings.get(key)
+        if found is None:
+            found = self._reader.reading(question, passages)
+            with self._lock:
+                self._readings[key] = found
+                while len(self._readings) > 8:
+                    self._readings.popitem(last=False)
+        return found
+
     def _abstention(self, base: dict, passages: list[Passage], reason: str) -> Answer:
         lang = base["lang"]
         return Answer(text=ABSTAIN_MESSAGES.get(lang, ABSTAIN_MESSAGES["fr"]), abstained=True,
@@ -284,7 +312,7 @@ class Assistant:
         for p in passages:  # kept on the passage: it is the relevance users are shown
             p.relevance = round(self.relevance(question, p, query_vector), 4)
         best = max(p.relevance for p in passages)
-        if best < self.settings.min_relevance:
+        if best < self.settings.min_relevance and not self._reader_answers(question, passages):
             return f"below relevance floor ({best:.2f})"
         # A name may be translated in any passage of another language than the question's.
         q_lang = detect_lang(question)
@@ -293,6 +321,16 @@ class Assistant:
         if missing:
             return f"names absent from the passages: {', '.join(missing)}"
         return None
+
+    def _reader_answers(self, question: str, passages: list[Passage]) -> bool:
+        """The trained reader finds an answer it is sure of in the best passages: the estimate from words and
+        vectors misses paraphrases that the reader, reading question and passage together, follows."""
+        from rag.generators.extractive import READ_PASSAGES
+        from rag.reader import RELEVANCE_FLOOR
+
+        reading = self._reading(question, [(p.title, p.text) for p in passages[:READ_PASSAGES]])
+        span = reading.best() if reading is not None else None
+        return span is not None and span.score >= RELEVANCE_FLOOR
 
     def relevance(self, question: str, passage: Passage, query_vector) -> float:
         """Estimated probability that the passage answers the question (see rag/relevance.py)."""

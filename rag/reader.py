@@ -1,11 +1,13 @@
-"""A sentence reader: the probability that a sentence answers a question, from a cross-encoder trained here.
+"""A span reader: the words of a passage that answer a question, or "no answer", from a model trained here.
 
-The bundled multilingual-e5-small reads the question and the sentence together (``query: question`` then
-``passage: title. previous sentence`` then the sentence), and a linear head over two mean poolings (all tokens,
-and the candidate sentence's own tokens) gives a logit. Only what training changed ships with the project:
-the top encoder layers and the head, float16 safetensors in ``rag/models/reader/``, with a JSON card that binds
-them to the base model's weights (sha256). On another base model the top layers would read vectors they were
-never trained on: loading refuses, clearly. ``aimf train reader`` rebuilds the files (evals/train_reader.py).
+The bundled multilingual-e5-small reads the question and a passage together (``<s> query: question </s>
+passage: title : text </s>``, long passages in overlapping windows), and a linear head gives each token a start and
+an end logit. As in SQuAD 2.0 readers, the first token stands for "no answer": a span's score is its start + end
+logits minus the first token's, so a score below zero means the reader would rather not answer from this passage.
+Only what training changed ships with the project: the top encoder layers and the head, float16 safetensors in
+``rag/models/reader/``, with a JSON card that binds them to the base model's weights (sha256). On another base
+model the top layers would read vectors they were never trained on: loading refuses, clearly.
+``aimf train reader`` rebuilds the files (evals/train_reader.py).
 """
 
 from __future__ import annotations
@@ -30,12 +32,17 @@ log = logging.getLogger(__name__)
 MODEL_DIR = Path(__file__).resolve().parent / "models" / "reader"
 WEIGHTS_NAME = "reader.safetensors"
 CARD_NAME = "card.json"
-FORMAT = "aimf-reader-1"
-MAX_LEN = 128
-# Token budgets inside MAX_LEN: the question and the candidate sentence are kept whole up to these; the context
-# (title, previous sentence) gets what remains, its end (the sentence just before) kept first.
-QUESTION_TOKENS = 40
-SENTENCE_TOKENS = 90
+FORMAT = "aimf-span-reader-1"
+MAX_LEN = 320
+QUESTION_TOKENS = 48
+TITLE_TOKENS = 24
+# Windows of a long passage overlap by this many tokens, so that an answer cut by one window is whole in the next.
+STRIDE = 64
+# Longest answer, in tokens: SQuAD-style answers are a few words; a whole clause is not a short answer.
+MAX_ANSWER_TOKENS = 24
+# Above this span score (logits minus "no answer"), a passage that words and vectors judged irrelevant answers.
+RELEVANCE_FLOOR = float("inf")
+_TRIM = " \t\n\u00a0,;:.!?()[]«»\"'’"
 
 
 class ReaderError(RuntimeError):
@@ -63,14 +70,26 @@ def base_identity(model_path: str | Path) -> str:
 
 
 @dataclass(frozen=True)
-class Encoded:
+class Window:
+    """One model input: token ids, and for the passage's tokens their character span in the passage text."""
+
     ids: list[int]
-    sentence_start: int  # the candidate sentence's tokens are ids[sentence_start:sentence_end]
-    sentence_end: int
+    body_start: int  # ids[body_start:body_start + len(offsets)] are passage tokens
+    offsets: list[tuple[int, int]]
+    passage: int  # index of the passage among those read together
 
 
-class PairEncoder:
-    """Token ids of (question, context, sentence) triples: <s> q </s> context </s> sentence </s>."""
+@dataclass(frozen=True)
+class Span:
+    passage: int
+    start: int  # characters in the passage text
+    end: int
+    text: str
+    score: float  # span logits minus the "no answer" logits: below zero, the reader would rather not answer
+
+
+class SpanEncoder:
+    """Windows of (question, title, passage) for the reader."""
 
     def __init__(self, tokenizer_file: str | Path, max_len: int = MAX_LEN) -> None:
         from tokenizers import Tokenizer
@@ -80,44 +99,40 @@ class PairEncoder:
         self.pad = self.tok.token_to_id("<pad>")
         self.max_len = max_len
 
-    def _ids(self, texts: list[str]) -> list[list[int]]:
-        return [e.ids for e in self.tok.encode_batch(texts, add_special_tokens=False)]
-
-    def encode(self, question: str, items: list[tuple[str, str]]) -> list[Encoded]:
-        (q,) = self._ids(["query: " + question])
-        q = q[:QUESTION_TOKENS]
-        contexts = self._ids(["passage: " + (c or "") for c, _ in items])
-        sentences = self._ids([s for _, s in items])
-        out = []
-        for ctx, sent in zip(contexts, sentences):
-            sent = sent[:SENTENCE_TOKENS] or [self.tok.token_to_id("<unk>")]
-            room = max(0, self.max_len - 4 - len(q) - len(sent))
-            # Keep "passage:" and the title's first tokens, then the end of the previous sentence.
-            if len(ctx) > room:
-                head = room // 3
-                ctx = ctx[:head] + ctx[len(ctx) - (room - head):] if room > head else ctx[:room]
-            ids = [self.bos, *q, self.eos, *ctx, self.eos]
-            start = len(ids)
-            ids += [*sent, self.eos]
-            out.append(Encoded(ids, start, start + len(sent)))
+    def windows(self, question: str, passages: list[tuple[str, str]]) -> list[Window]:
+        """Every window of every (title, text) passage; a passage longer than one window gets several."""
+        q = self.tok.encode("query: " + question, add_special_tokens=False).ids[:QUESTION_TOKENS]
+        heads = self.tok.encode_batch(["passage: " + (t or "").strip() + " :" for t, _ in passages],
+                                      add_special_tokens=False)
+        bodies = self.tok.encode_batch([text for _, text in passages], add_special_tokens=False)
+        out: list[Window] = []
+        for p, (head, body) in enumerate(zip(heads, bodies)):
+            prefix = [self.bos, *q, self.eos, *head.ids[:TITLE_TOKENS]]
+            room = max(16, self.max_len - len(prefix) - 1)
+            ids, offsets = body.ids, body.offsets
+            start = 0
+            while True:
+                part = slice(start, min(len(ids), start + room))
+                out.append(Window([*prefix, *ids[part], self.eos], len(prefix), list(offsets[part]), p))
+                if part.stop >= len(ids):
+                    break
+                start = part.stop - STRIDE
         return out
 
-    def batch(self, encoded: list[Encoded]) -> dict[str, "torch.Tensor"]:
+    def batch(self, windows: list[Window]) -> dict[str, "torch.Tensor"]:
         import torch
 
-        width = max(len(e.ids) for e in encoded)
-        ids = torch.full((len(encoded), width), self.pad, dtype=torch.long)
-        mask = torch.zeros((len(encoded), width), dtype=torch.long)
-        sent = torch.zeros((len(encoded), width), dtype=torch.float32)
-        for i, e in enumerate(encoded):
-            ids[i, : len(e.ids)] = torch.tensor(e.ids)
-            mask[i, : len(e.ids)] = 1
-            sent[i, e.sentence_start : e.sentence_end] = 1.0
-        return {"input_ids": ids, "attention_mask": mask, "sentence_mask": sent}
+        width = max(len(w.ids) for w in windows)
+        ids = torch.full((len(windows), width), self.pad, dtype=torch.long)
+        mask = torch.zeros((len(windows), width), dtype=torch.long)
+        for i, w in enumerate(windows):
+            ids[i, : len(w.ids)] = torch.tensor(w.ids)
+            mask[i, : len(w.ids)] = 1
+        return {"input_ids": ids, "attention_mask": mask}
 
 
 def make_network(model_path: str | Path):
-    """The base encoder with a fresh head (torch imported only when a reader is actually used)."""
+    """The base encoder with a fresh start/end head (torch imported only when a reader is actually used)."""
     import torch
     from torch import nn
     from transformers import AutoModel
@@ -129,18 +144,13 @@ def make_network(model_path: str | Path):
         def __init__(self) -> None:
             super().__init__()
             self.encoder = AutoModel.from_pretrained(str(model_path), local_files_only=True, add_pooling_layer=False)
-            hidden = self.encoder.config.hidden_size
-            self.head = nn.Linear(2 * hidden, 1)
+            self.head = nn.Linear(self.encoder.config.hidden_size, 2)
 
-        def forward(self, input_ids, attention_mask, sentence_mask):
+        def forward(self, input_ids, attention_mask):
             states = self.encoder(
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=torch.zeros_like(input_ids),
             ).last_hidden_state
-            m = attention_mask.unsqueeze(-1).to(states.dtype)
-            s = sentence_mask.unsqueeze(-1).to(states.dtype)
-            pooled = (states * m).sum(1) / m.sum(1).clamp(min=1)
-            own = (states * s).sum(1) / s.sum(1).clamp(min=1)
-            return self.head(torch.cat([pooled, own], dim=-1)).squeeze(-1)
+            return self.head(states)  # (batch, tokens, 2): start and end logits
 
     return ReaderNet()
 
@@ -150,6 +160,62 @@ def trained_names(net, layers: int) -> list[str]:
     n = net.encoder.config.num_hidden_layers
     prefixes = tuple(f"encoder.encoder.layer.{i}." for i in range(n - layers, n)) + ("head.",)
     return [name for name, _ in net.named_parameters() if name.startswith(prefixes)]
+
+
+def best_spans(logits: list[np.ndarray], windows: list[Window], texts: list[str],
+               within: list[tuple[int, int] | None] | None = None,
+               max_tokens: int = MAX_ANSWER_TOKENS) -> list[Span | None]:
+    """The best span of each passage over its windows, from each window's (tokens, 2) logits: start <= end, both
+    inside the passage (and inside ``within[p]``, characters of passage p, when given), at most ``max_tokens``
+    long; None for a passage without such a span."""
+    best: list[Span | None] = [None] * len(texts)
+    for w, lg in zip(windows, logits):
+        n = len(w.offsets)
+        if not n:
+            continue
+        start = lg[w.body_start : w.body_start + n, 0]
+        end = lg[w.body_start : w.body_start + n, 1]
+        null = float(lg[0, 0] + lg[0, 1])
+        pair = start[:, None] + end[None, :]
+        i, j = np.indices(pair.shape)
+        allowed = (j >= i) & (j - i < max_tokens)
+        limit = within[w.passage] if within else None
+        if limit is not None:
+            inside = np.array([a >= limit[0] - 1 and b <= limit[1] + 1 for a, b in w.offsets])
+            allowed &= inside[:, None] & inside[None, :]
+        if not allowed.any():
+            continue
+        pair = np.where(allowed, pair, -np.inf)
+        a, b = np.unravel_index(int(np.argmax(pair)), pair.shape)
+        score = float(pair[a, b]) - null
+        text = texts[w.passage]
+        lo, hi = w.offsets[a][0], w.offsets[b][1]
+        while lo < hi and text[lo] in _TRIM:
+            lo += 1
+        while hi > lo and text[hi - 1] in _TRIM:
+            hi -= 1
+        if hi <= lo:
+            continue
+        current = best[w.passage]
+        if current is None or score > current.score:
+            best[w.passage] = Span(w.passage, lo, hi, text[lo:hi], score)
+    return best
+
+
+@dataclass
+class Reading:
+    """What the reader made of some passages for one question: each window's start/end logits."""
+
+    windows: list[Window]
+    logits: list[np.ndarray]
+    texts: list[str]
+
+    def spans(self, within: list[tuple[int, int] | None] | None = None) -> list[Span | None]:
+        """The best span of each passage (inside ``within[p]``, characters of passage p, when given)."""
+        return best_spans(self.logits, self.windows, self.texts, within)
+
+    def best(self) -> Span | None:
+        return max((s for s in self.spans() if s is not None), key=lambda s: s.score, default=None)
 
 
 def read_card(folder: Path = MODEL_DIR) -> dict[str, Any]:
@@ -163,14 +229,14 @@ def read_card(folder: Path = MODEL_DIR) -> dict[str, Any]:
 
 
 class Reader:
-    """Scores (context, sentence) pairs for a question. Thread-safe; batches of one question's candidates."""
+    """Reads passages for a question: the best answer span of each. Thread-safe."""
 
     _cache: dict[tuple, "Reader"] = {}
     _cache_lock = threading.Lock()
 
-    def __init__(self, net, encoder: PairEncoder, card: dict[str, Any], batch_size: int = 32, bf16: bool = True) -> None:
+    def __init__(self, net, encoder: SpanEncoder, card: dict[str, Any], batch_size: int = 8, bf16: bool = True) -> None:
         # bfloat16 matrix products (autocast; weights stay float32): as for the embeddings, about 2x faster on CPUs
-        # with bf16 instructions, for score changes far below the gaps between sentences.
+        # with bf16 instructions, for logit changes far below the gaps between spans.
         self.net, self.encoder, self.card, self.batch_size, self.bf16 = net, encoder, card, batch_size, bf16
         self._lock = threading.Lock()
 
@@ -198,7 +264,7 @@ class Reader:
             for name, value in trained.items():
                 params[name].copy_(value.to(torch.float32))
         net.eval()
-        encoder = PairEncoder(Path(model_path) / "tokenizer.json", int(card.get("max_len", MAX_LEN)))
+        encoder = SpanEncoder(Path(model_path) / "tokenizer.json", int(card.get("max_len", MAX_LEN)))
         return cls(net, encoder, card, bf16=bf16)
 
     @classmethod
@@ -218,36 +284,35 @@ class Reader:
                 if key not in cls._cache:
                     cls._cache[key] = cls.open(model_path, folder, bf16=bf16)
                 return cls._cache[key]
-        except ReaderError as exc:
+        except (ReaderError, OSError, RuntimeError, ValueError) as exc:
             log.warning("lecteur entraîné non utilisé : %s", exc)
             return None
 
-    def score(self, question: str, items: list[tuple[str, str]]) -> np.ndarray:
-        """For each (context, sentence), the probability that the sentence answers the question."""
+    def logits(self, windows: list[Window]) -> list[np.ndarray]:
+        """(tokens, 2) start/end logits of each window."""
         import torch
 
-        if not items:
-            return np.zeros(0, dtype=np.float32)
-        encoded = self.encoder.encode(question, items)
-        # Similar lengths batched together: padding is the main waste on short sentences.
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].ids))
-        logits = np.zeros(len(encoded), dtype=np.float32)
+        out: list[np.ndarray] = [np.zeros((0, 2), np.float32)] * len(windows)
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i].ids))
         with self._lock, torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             for k in range(0, len(order), self.batch_size):
                 idx = order[k : k + self.batch_size]
-                logits[idx] = self.net(**self.encoder.batch([encoded[i] for i in idx])).float().numpy()
-        return 1.0 / (1.0 + np.exp(-logits))
+                batch = self.encoder.batch([windows[i] for i in idx])
+                values = self.net(**batch).float().numpy()
+                for row, i in enumerate(idx):
+                    out[i] = values[row, : len(windows[i].ids)]
+        return out
+
+    def reading(self, question: str, passages: list[tuple[str, str]]) -> "Reading":
+        """The passages (title, text) read once for the question: spans are then decoded from it at no cost."""
+        windows = self.encoder.windows(question, passages) if passages else []
+        return Reading(windows, self.logits(windows), [text for _, text in passages])
+
+    def read(self, question: str, passages: list[tuple[str, str]]) -> list[Span | None]:
+        """For each (title, text) passage, its best answer span."""
+        return self.reading(question, passages).spans()
 
     def support(self, question: str, passage: str, title: str = "") -> float:
-        """Whether the passage answers the question (or supports the claim): its best sentence's probability."""
-        from rag.text import split_sentences
-
-        sentences = [passage[a:b] for a, b in split_sentences(passage)]
-        items = [(context_of(title, None, sentences[i - 1] if i else None), s) for i, s in enumerate(sentences)]
-        return float(self.score(question, items).max()) if items else 0.0
-
-
-def context_of(title: str, heading: str | None, previous: str | None) -> str:
-    """The context given with a sentence: its document's title and heading, then the sentence before it."""
-    head = " — ".join(p for p in (title, heading) if p)
-    return f"{head}. {previous}" if previous else head
+        """Whether the passage answers the question: the logistic of its best span's score (0.5: undecided)."""
+        (span,) = self.read(question, [(title, passage)])
+        return 0.0 if span is None else float(1.0 / (1.0 + np.exp(-span.score)))

@@ -1,4 +1,4 @@
-"""The sentence reader: its training data (near-miss questions, article halves) and the shipped weights."""
+"""The span reader: its training data (near-miss questions, article halves), span decoding, and the shipped weights."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import random
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from evals.reader_data import (Article, NearMissMaker, Question, eval_cases, load_squad_articles, question_pairs,
+from evals.reader_data import (Article, NearMissMaker, Question, eval_cases, load_squad_articles, question_examples,
                                split_articles)
+from rag.reader import Span, Window, best_spans
 
 CORPUS = [
     "Le maire de Dakar a inauguré le marché en 2012. Le projet a coûté 450 millions de francs.",
@@ -51,10 +53,10 @@ def test_near_miss_keeps_the_question_word_at_the_start():
     assert near is not None and near.startswith("Quand ") and "Lyon" not in near
 
 
-def _squad(tmp_path: Path) -> Path:
+def _squad(tmp_path: Path, offset_error: int = 0) -> Path:
     def article(i: int) -> dict:
         ctx = f"Première phrase de l'article {i}. La ville de Ville{i} compte {100 + i} habitants. Fin du paragraphe."
-        start = ctx.index(str(100 + i))
+        start = ctx.index(str(100 + i)) + offset_error
         qa = {"question": f"Combien d'habitants compte Ville{i} ?", "id": f"q{i}",
               "answers": [{"text": str(100 + i), "answer_start": start}]}
         return {"title": f"Article_{i}", "paragraphs": [{"context": ctx, "qas": [qa]},
@@ -65,11 +67,13 @@ def _squad(tmp_path: Path) -> Path:
     return path
 
 
-def test_answer_sentence_is_the_one_holding_the_answer_start(tmp_path):
-    articles = load_squad_articles(_squad(tmp_path))
-    q = articles[3].questions[0]
-    assert articles[3].title == "Article 3"
-    assert articles[3].paragraphs[q.paragraph][q.sentence] == "La ville de Ville3 compte 103 habitants."
+def test_answer_is_located_by_its_text_even_when_its_offset_is_one_off(tmp_path):
+    for error in (0, 1, -1):
+        articles = load_squad_articles(_squad(tmp_path, error))
+        q = articles[3].questions[0]
+        assert articles[3].title == "Article 3"
+        text = articles[3].paragraphs[q.paragraph]
+        assert text[q.start : q.start + 3] == "103"
 
 
 def test_halves_split_articles_and_never_share_one(tmp_path):
@@ -82,30 +86,75 @@ def test_halves_split_articles_and_never_share_one(tmp_path):
     assert split_articles(articles, "all") == (articles, [])
 
 
-def test_pairs_have_one_positive_and_a_near_miss_labelled_unanswered():
-    article = Article("Dakar", [["Le marché de Dakar a ouvert en 2012.", "Il compte 300 étals.", "Le maire l'a visité."],
-                                ["La ville a planté des arbres.", "Ils sont 500."]])
-    q = Question("En quelle année le marché de Dakar a-t-il ouvert ?", 0, 0, ["2012"])
+def test_examples_are_the_answer_another_paragraph_without_it_and_a_near_miss():
+    article = Article("Dakar", ["Le marché de Dakar a ouvert en 2012. Il compte 300 étals.",
+                                "La ville a planté des arbres en 2012.",  # holds the answer text: never a "no answer"
+                                "La ville a planté 500 arbres."])
+    text = article.paragraphs[0]
+    q = Question("En quelle année le marché de Dakar a-t-il ouvert ?", 0, text.index("2012"), ["2012"])
     maker = NearMissMaker.from_texts(CORPUS)
-    pairs = question_pairs(article, q, random.Random(1), maker)
-    assert [p.label for p in pairs].count(1) == 1
-    positive = next(p for p in pairs if p.label == 1)
-    assert positive.sentence == "Le marché de Dakar a ouvert en 2012." and positive.context == "Dakar"
-    near = [p for p in pairs if p.question != q.text]
-    assert len(near) == 1 and near[0].label == 0 and near[0].sentence == positive.sentence
-    assert all(p.sentence != positive.sentence for p in pairs if p.label == 0 and p.question == q.text)
-    second = next(p for p in pairs if p.sentence == "Il compte 300 étals.") if any(
-        p.sentence == "Il compte 300 étals." for p in pairs) else None
-    if second is not None:  # the context of a sentence is the title and the sentence before it
-        assert second.context == "Dakar. Le marché de Dakar a ouvert en 2012."
+    for seed in range(10):
+        examples = question_examples(article, q, random.Random(seed), maker)
+        answered = [e for e in examples if e.start is not None]
+        assert len(answered) == 1 and answered[0].text[answered[0].start :].startswith("2012")
+        others = [e for e in examples if e.start is None and e.question == q.text]
+        assert [e.text for e in others] == ["La ville a planté 500 arbres."]
+        near = [e for e in examples if e.question != q.text]
+        assert len(near) == 1 and near[0].start is None and near[0].text == text
 
 
-def test_eval_candidates_are_three_paragraphs_of_the_same_article(tmp_path):
-    article = Article("T", [["a0.", "a1."], ["b0."], ["c0.", "c1.", "c2."], ["d0."]])
-    article.questions = [Question("Quoi ?", 2, 1, ["x"])]
+def test_eval_reads_the_question_paragraph_first_then_two_others_of_its_article():
+    article = Article("T", ["Alpha. Beta.", "Gamma.", "Delta un. Delta deux ici. Delta trois.", "Epsilon."])
+    article.questions = [Question("Quoi ?", 2, article.paragraphs[2].index("ici"), ["ici"])]
     (case,) = eval_cases([article], seed=0, maker=None)
-    assert [s for _, s in case.items] == ["c0.", "c1.", "c2.", "d0.", "a0.", "a1."]
-    assert case.items[case.answer][1] == "c1." and case.paragraph == slice(0, 3)
+    assert [t for _, t in case.passages] == ["Delta un. Delta deux ici. Delta trois.", "Epsilon.", "Alpha. Beta."]
+    a, b = case.sentence
+    assert case.passages[0][1][a:b] == "Delta deux ici."
+
+
+# ---------------------------------------------------------------------------------------------- span decoding
+
+
+def _window(n_tokens: int, passage: int = 0, body_start: int = 3) -> Window:
+    offsets = [(4 * k, 4 * k + 3) for k in range(n_tokens)]  # token k is characters 4k..4k+3 of "aaa bbb ccc …"
+    return Window([0] * (body_start + n_tokens + 1), body_start, offsets, passage)
+
+
+def _text(n_tokens: int) -> str:
+    return " ".join(chr(ord("a") + k) * 3 for k in range(n_tokens))
+
+
+def test_best_span_is_the_best_start_end_pair_minus_the_no_answer_logits():
+    w = _window(5)
+    logits = np.zeros((len(w.ids), 2), np.float32)
+    logits[0] = [1.0, 1.0]  # "no answer": 2
+    logits[3 + 1, 0], logits[3 + 2, 1] = 4.0, 3.0  # start on token 1, end on token 2
+    logits[3 + 4, 0] = 6.0  # a better start, but no end after it scores as well as token 2's
+    (span,) = best_spans([logits], [w], [_text(5)])
+    assert span == Span(0, 4, 11, "bbb ccc", 4.0 + 3.0 - 2.0)
+
+
+def test_best_span_never_ends_before_it_starts_and_stays_inside_within():
+    w = _window(5)
+    logits = np.zeros((len(w.ids), 2), np.float32)
+    logits[3 + 3, 0], logits[3 + 1, 1] = 9.0, 9.0  # start on token 3, end on token 1: not a span
+    logits[3 + 0, 0] = 2.0
+    (span,) = best_spans([logits], [w], [_text(5)])
+    assert (span.text, span.score) == ("aaa bbb", 11.0)  # start 0 (2) + end 1 (9), not start 3 + end 1 (18)
+    (inside,) = best_spans([logits], [w], [_text(5)], within=[(8, 19)])  # only "ccc ddd eee"
+    assert (inside.text, inside.score) == ("ddd", 9.0)
+    assert best_spans([logits], [w], [_text(5)], within=[(100, 120)]) == [None]
+
+
+def test_best_span_keeps_the_better_window_of_a_passage_and_one_span_per_passage():
+    a, b, c = _window(3, 0), _window(3, 0), _window(3, 1)
+    la, lb, lc = (np.zeros((len(w.ids), 2), np.float32) for w in (a, b, c))
+    la[3, :] = 1.0
+    lb[4, :] = 5.0
+    lc[5, :] = 2.0
+    spans = best_spans([la, lb, lc], [a, b, c], [_text(3), _text(3)])
+    assert [s.text for s in spans] == ["bbb", "ccc"]
+    assert spans[0].score == pytest.approx(10.0)
 
 
 # ---------------------------------------------------------------------------------------------- the shipped reader
@@ -121,39 +170,54 @@ def shipped_reader(e5_model_dir):
 
 
 @pytest.mark.real
-@pytest.mark.parametrize("question, good, bad", [
+@pytest.mark.parametrize("question, passage, answer", [
     ("Combien d'habitants compte la commune de Porto-Novo ?",
-     "Selon le dernier recensement, Porto-Novo compte environ 264 000 habitants.",
-     "Porto-Novo est connue pour son musée ethnographique et ses maisons afro-brésiliennes."),
+     "Porto-Novo est connue pour son musée ethnographique. Selon le dernier recensement, la commune compte environ "
+     "264 000 habitants. Elle est la capitale du Bénin.", "264 000"),
     ("En quelle année la bibliothèque municipale de Saint-Louis a-t-elle été rénovée ?",
-     "La bibliothèque municipale de Saint-Louis a été entièrement rénovée en 2017 grâce à un financement de la ville.",
-     "La bibliothèque municipale de Saint-Louis prête des livres aux écoles du quartier."),
+     "La bibliothèque municipale de Saint-Louis prête des livres aux écoles. Elle a été entièrement rénovée en 2017 "
+     "grâce à un financement de la ville.", "2017"),
     ("Qui préside l'association des maires du Cameroun ?",
-     "L'association des maires du Cameroun est présidée par Augustin Tamba depuis sa création.",
-     "L'association des maires du Cameroun réunit ses membres chaque année à Yaoundé."),
+     "L'association des maires du Cameroun réunit ses membres chaque année à Yaoundé. Elle est présidée par "
+     "Augustin Tamba depuis sa création.", "Augustin Tamba"),
 ])
-def test_shipped_reader_ranks_the_answering_sentence_first(shipped_reader, question, good, bad):
+def test_shipped_reader_finds_the_short_answer_in_a_passage_it_never_saw(shipped_reader, question, passage, answer):
     _, reader = shipped_reader
-    title = "Rapport annuel des villes"
-    scores = reader.score(question, [(title, bad), (title, good)])
-    assert scores.shape == (2,) and 0 <= scores.min() and scores.max() <= 1
-    assert scores[1] > scores[0]
+    (span,) = reader.read(question, [("Rapport annuel des villes", passage)])
+    assert span is not None and answer in span.text and len(span.text) <= 3 * len(answer)
+    assert passage[span.start : span.end] == span.text
 
 
 @pytest.mark.real
-def test_shipped_reader_tells_a_passage_that_answers_from_one_about_another_city(shipped_reader):
+def test_shipped_reader_prefers_the_passage_that_answers_and_doubts_a_question_about_another_city(shipped_reader):
     _, reader = shipped_reader
     passage = ("Le programme d'assainissement a été lancé en 2019. La ville de Dakar y a consacré 12 millions d'euros. "
                "Les travaux se poursuivent dans trois quartiers.")
-    answered = reader.support("Combien la ville de Dakar a-t-elle consacré au programme d'assainissement ?", passage,
-                              title="Assainissement")
+    unrelated = "Le marché central a été reconstruit après l'incendie. Il accueille 800 commerçants."
+    spans = reader.read("Combien la ville de Dakar a-t-elle consacré au programme d'assainissement ?",
+                        [("Marchés", unrelated), ("Assainissement", passage)])
+    assert "12 millions" in spans[1].text and spans[1].score > spans[0].score
+    asked = reader.support("Combien la ville de Dakar a-t-elle consacré au programme d'assainissement ?", passage,
+                           title="Assainissement")
     other = reader.support("Combien la ville de Niamey a-t-elle consacré au programme d'assainissement ?", passage,
                            title="Assainissement")
-    assert answered > other
+    assert asked > other
 
 
 @pytest.mark.real
-def test_reader_bound_to_another_base_model_is_refused_clearly(shipped_reader, tmp_path, caplog):
+def test_long_passage_is_read_in_overlapping_windows_and_the_answer_found_at_its_end(shipped_reader):
+    _, reader = shipped_reader
+    filler = " ".join(f"La séance numéro {i} a porté sur les marchés et la voirie du quartier." for i in range(40))
+    passage = filler + " Le budget de l'éclairage public a été fixé à 3,5 millions d'euros en 2021."
+    windows = reader.encoder.windows("Quel budget pour l'éclairage public ?", [("Conseil", passage)])
+    assert len(windows) > 1 and all(len(w.ids) <= reader.encoder.max_len for w in windows)
+    assert windows[1].offsets[0][0] < windows[0].offsets[-1][1]  # they overlap
+    (span,) = reader.read("Quel budget a été fixé pour l'éclairage public ?", [("Conseil", passage)])
+    assert "3,5 millions" in span.text
+
+
+@pytest.mark.real
+def test_reader_bound_to_another_base_model_is_refused_clearly(shipped_reader, tmp_path):
     from rag.reader import CARD_NAME, MODEL_DIR, WEIGHTS_NAME, Reader, ReaderError
 
     model, _ = shipped_reader
@@ -179,16 +243,11 @@ def test_reader_off_or_absent_is_none_with_the_reason_logged(tmp_path, monkeypat
     assert "aucun lecteur entraîné" in caplog.text
 
 
-def test_rank_loss_rewards_the_answer_first_and_ignores_groups_without_one():
-    import torch
+def test_answer_tokens_cover_exactly_the_answer_characters():
+    from evals.train_reader import answer_tokens
 
-    from evals.train_reader import _rank_loss
-
-    labels = torch.tensor([1.0, 0.0, 0.0, 0.0, 0.0])  # a question of three candidates, then a near-miss alone, ...
-    sizes = [3, 1, 1]
-    first = _rank_loss(torch.tensor([3.0, 0.0, 0.0, 5.0, -5.0]), labels, sizes)
-    last = _rank_loss(torch.tensor([-3.0, 0.0, 0.0, 5.0, -5.0]), labels, sizes)
-    assert first < last
-    # Only the three-candidate group counts: -log softmax of its answer.
-    assert torch.isclose(first, -torch.log_softmax(torch.tensor([3.0, 0.0, 0.0]), 0)[0])
-    assert _rank_loss(torch.tensor([1.0, 2.0]), torch.tensor([0.0, 0.0]), [2]) == 0
+    w = _window(5)
+    assert answer_tokens(w, 4, 11) == (3 + 1, 3 + 2)  # "bbb ccc"
+    assert answer_tokens(w, 16, 19) == (3 + 4, 3 + 4)  # "eee"
+    short = Window(w.ids, w.body_start, w.offsets[:2], 0)  # a window that stops before the answer's end
+    assert answer_tokens(short, 4, 11) is None
