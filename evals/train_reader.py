@@ -26,7 +26,8 @@ import numpy as np
 from rag.reader import (CARD_NAME, FORMAT, MAX_LEN, MODEL_DIR, WEIGHTS_NAME, Reader, SpanEncoder, Window,
                         base_identity, make_network, trained_names)
 
-PIAF = Path("/work/shared/data/piaf/piaf-dev.json")
+# The French QA data beside the checkout (../shared/data/piaf), or AIMF_PIAF / --squad.
+PIAF = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "piaf" / "piaf-dev.json"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -35,10 +36,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--half", choices=["even", "odd", "all"], default="even",
                    help="articles d'entraînement (les autres sont mesurés ; all : aucun n'est mesuré)")
     p.add_argument("--layers", type=int, default=4, help="couches du haut entraînées")
-    p.add_argument("--epochs", type=float, default=2.0)
+    p.add_argument("--epochs", type=float, default=4.0)
     p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--lr", type=float, default=1e-4, help="taux des couches entraînées")
-    p.add_argument("--lr-head", type=float, default=1e-3)
+    p.add_argument("--lr", type=float, default=3e-4, help="taux des couches entraînées")
+    p.add_argument("--lr-head", type=float, default=2e-3)
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--max-len", type=int, default=MAX_LEN)
     p.add_argument("--max-minutes", type=float, default=None, help="arrête l'entraînement après ce temps")

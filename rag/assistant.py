@@ -325,10 +325,9 @@ class Assistant:
     def _reader_answers(self, question: str, passages: list[Passage]) -> bool:
         """The trained reader finds an answer it is sure of in the best passages: the estimate from words and
         vectors misses paraphrases that the reader, reading question and passage together, follows."""
-        from rag.generators.extractive import READ_PASSAGES
-        from rag.reader import RELEVANCE_FLOOR
+        from rag.reader import RELEVANCE_FLOOR, RELEVANCE_PASSAGES
 
-        reading = self._reading(question, [(p.title, p.text) for p in passages[:READ_PASSAGES]])
+        reading = self._reading(question, [(p.title, p.text) for p in passages[:RELEVANCE_PASSAGES]])
         span = reading.best() if reading is not None else None
         return span is not None and span.score >= RELEVANCE_FLOOR
 

@@ -145,3 +145,52 @@ def test_figures_in_millions_stay_in_millions_and_mixed_scales_are_converted() -
     assert _combine("-", ["3,8 M€", "870 000 €"], ["fr", "fr"]).startswith("**2,93 millions €**")
     assert _combine("+", ["394,875 CHF", "5,125 CHF"], ["en", "en"]).startswith("**400 000 CHF**")
     assert _combine(None, ["1", "2"], ["fr", "fr"]) is None
+
+
+# --- the trained reader's place in the writer (a FAKE reader: made-up spans and scores, no model) ------------------
+class FakeReading:
+    """Stands in for rag.reader.Reading: one made-up span (passage, text, score) per passage read."""
+
+    def __init__(self, texts: list[str], found: dict[int, tuple[str, float]]):
+        from rag.reader import Span
+
+        self.texts = texts
+        self._spans = [None] * len(texts)
+        for p, (words, score) in found.items():
+            start = texts[p].index(words)
+            self._spans[p] = Span(p, start, start + len(words), words, score)
+
+    def spans(self, within=None):
+        return [s if s is None or within is None or within[s.passage] is None
+                or within[s.passage][0] <= s.start < within[s.passage][1] else None for s in self._spans]
+
+    def best(self):
+        return max((s for s in self._spans if s is not None), key=lambda s: s.score, default=None)
+
+
+def fake_reader(found: dict[int, tuple[str, float]]):
+    return lambda question, pairs: FakeReading([text for _, text in pairs], found)
+
+
+MARKET = passage("Le marché central de Kindia a été reconstruit après l'incendie. Les commerçants y sont revenus en "
+                 "mars. Il accueille désormais près de 800 étals couverts.", title="Marché central de Kindia")
+
+
+def test_the_reader_span_inside_the_quoted_sentence_opens_the_answer_in_bold(monkeypatch) -> None:
+    from rag.generators import extractive as E
+
+    monkeypatch.setattr(E, "SPAN_FLOOR", 0.0)
+    question = "Qu'est-ce qui a été reconstruit après l'incendie à Kindia ?"
+    sure = ExtractiveGenerator(reader=fake_reader({0: ("Le marché central", 3.0)})).compose(question, [MARKET], "fr")
+    assert sure.text.startswith("**Le marché central**") and "[1]" in sure.text
+    unsure = ExtractiveGenerator(reader=fake_reader({0: ("Le marché central", -3.0)})).compose(question, [MARKET], "fr")
+    assert not unsure.text.startswith("**") and "reconstruit" in unsure.text
+
+
+def test_a_reader_span_outside_the_quoted_sentence_is_not_its_short_answer(monkeypatch) -> None:
+    from rag.generators import extractive as E
+
+    monkeypatch.setattr(E, "SPAN_FLOOR", 0.0)
+    question = "Qu'est-ce qui a été reconstruit après l'incendie à Kindia ?"
+    composed = ExtractiveGenerator(reader=fake_reader({0: ("800 étals", 3.0)})).compose(question, [MARKET], "fr")
+    assert not composed.text.startswith("**800")
