@@ -15,7 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ui": ("ui.cli", "lancer l'interface de discussion dans le navigateur"),
     "serve": ("ui.serve_cli", "lancer l'API HTTP (compatible OpenAI) pour d'autres outils"),
     "eval": ("evals.cli", "mesurer la qualité des réponses sur un jeu de questions"),
-    "train": ("evals.train_reader", "entraîner le lecteur de phrases (aimf train reader)"),
+    "train": ("evals.train_reader", "entraîner le lecteur de réponses courtes (aimf train reader)"),
     "bench": ("evals.bench", "mesurer vitesse et mémoire (ingest, retrieval, ui, load)"),
     "feedback": ("ui.feedback_cli", "exporter les avis laissés dans l'interface"),
     "doctor": ("rag.doctor", "vérifier l'installation et dire quoi corriger"),

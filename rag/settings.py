@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     )
     generator: GeneratorName = "extractive"
     reader: Literal["auto", "off"] = Field(
-        "auto", description="Trained sentence reader (rag/reader.py): used when shipped for this embedding model; off: never.",
+        "auto", description="Trained span reader (rag/reader.py): short answers and the relevance check, used when shipped for this embedding model; off: never.",
     )
     max_question_chars: int = Field(2000, ge=10)
 

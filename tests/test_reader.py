@@ -251,3 +251,27 @@ def test_answer_tokens_cover_exactly_the_answer_characters():
     assert answer_tokens(w, 16, 19) == (3 + 4, 3 + 4)  # "eee"
     short = Window(w.ids, w.body_start, w.offsets[:2], 0)  # a window that stops before the answer's end
     assert answer_tokens(short, 4, 11) is None
+
+
+@pytest.mark.real
+def test_train_reader_writes_weights_and_a_card_that_load_back(tmp_path, e5_model_dir, monkeypatch):
+    """`aimf train reader` end to end on a tiny SQuAD file: two steps, then the written reader loads and reads."""
+    import argparse
+
+    from evals import train_reader
+    from rag.reader import CARD_NAME, Reader
+
+    monkeypatch.setattr("rag.embeddings.resolve_model_path", lambda settings: str(e5_model_dir))
+    parser = argparse.ArgumentParser()
+    train_reader.add_arguments(parser)
+    out = tmp_path / "reader"
+    args = parser.parse_args(["reader", "--squad", str(_squad(tmp_path)), "--max-steps", "2", "--batch", "4",
+                              "--out", str(out), "--results", str(tmp_path / "results.json")])
+    assert train_reader.run(args) == 0
+    card = json.loads((out / CARD_NAME).read_text(encoding="utf-8"))
+    assert card["training"]["steps"] == 2 and card["seed"] == 13 and len(card["data"]["sha256"]) == 64
+    assert card["figures"]["reader"]["near_miss_questions"] >= 0 and "word_overlap" in card["figures"]["baselines"]
+    reader = Reader.open(e5_model_dir, out)
+    (span,) = reader.read("Combien d'habitants compte Ville1 ?", [("Ville1", "La ville de Ville1 compte 101 habitants.")])
+    assert span is not None and span.text in "La ville de Ville1 compte 101 habitants."
+    assert json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))

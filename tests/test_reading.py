@@ -194,3 +194,40 @@ def test_a_reader_span_outside_the_quoted_sentence_is_not_its_short_answer(monke
     question = "Qu'est-ce qui a été reconstruit après l'incendie à Kindia ?"
     composed = ExtractiveGenerator(reader=fake_reader({0: ("800 étals", 3.0)})).compose(question, [MARKET], "fr")
     assert not composed.text.startswith("**800")
+
+
+class FakeReader:
+    """Stands in for rag.reader.Reader: every passage read gets the same made-up span; counts its readings."""
+
+    def __init__(self, words: str, score: float):
+        self.words, self.score, self.calls = words, score, 0
+
+    def reading(self, question, pairs):
+        self.calls += 1
+        return FakeReading([t for _, t in pairs], {i: (self.words, self.score) for i, (_, t) in enumerate(pairs)
+                                                   if self.words in t})
+
+
+def _assistant_with(reader):
+    import threading
+    from collections import OrderedDict
+
+    from rag.assistant import Assistant
+
+    assistant = Assistant.__new__(Assistant)  # no model, no index: only the reader's part of the relevance check
+    assistant._lock, assistant._readings = threading.Lock(), OrderedDict()
+    assistant.__dict__["_reader"] = reader
+    return assistant
+
+
+def test_the_relevance_check_lets_a_sure_reader_answer_and_reads_once() -> None:
+    from rag.reader import RELEVANCE_FLOOR
+
+    question = "Combien d'emplacements pour vendre trouve-t-on aujourd'hui ?"
+    sure = FakeReader("près de 800 étals couverts", RELEVANCE_FLOOR + 1)
+    assistant = _assistant_with(sure)
+    assert assistant._reader_answers(question, [MARKET])
+    assert assistant._reader_answers(question, [MARKET]) and sure.calls == 1  # the writer's second look is free
+    assert not _assistant_with(FakeReader("près de 800 étals couverts", RELEVANCE_FLOOR - 1))._reader_answers(
+        question, [MARKET])
+    assert not _assistant_with(None)._reader_answers(question, [MARKET])
