@@ -81,6 +81,7 @@ def collect(settings, embeddings=None) -> list[Check]:
         ("index", "Index Chroma", True, check_index),
         ("manifest", "Manifeste d'indexation", True, check_manifest_file),
         ("llm", "Rédacteurs", False, check_llm),
+        ("reader", "Lecteur entraîné", False, check_reader),
         ("data_dir", "Dossier de données", True, check_data_dir),
         ("corpus", "Corpus et index", False, check_drift),
     ]
@@ -299,6 +300,28 @@ def check_llm(settings, state) -> Check:
     return Check("llm", "Rédacteurs", not problems, False, detail,
                  " ; ".join(fixes) + (" (ou AIMF_GENERATOR=extractive)" if settings.generator != "extractive" else ""),
                  data)
+
+
+def check_reader(settings, state) -> Check:
+    """The shipped span reader: present and bound to this base model (read from its card, no model load)."""
+    from rag.embeddings import resolve_model_path
+    from rag.reader import MODEL_DIR, ReaderError, base_identity, read_card
+
+    label = "Lecteur entraîné"
+    if settings.reader == "off":
+        return Check("reader", label, True, False, "désactivé (AIMF_READER=off) : pas de réponse courte hors questions typées")
+    try:
+        card = read_card(MODEL_DIR)
+        bound = card["base_model"]["weights_sha256"] == base_identity(resolve_model_path(settings))
+    except (ReaderError, OSError, KeyError, ValueError) as exc:
+        return Check("reader", label, False, False, str(exc), "relancez « aimf train reader --half all » ou AIMF_READER=off")
+    if not bound:
+        return Check("reader", label, False, False,
+                     f"entraîné sur un autre modèle de base que {settings.embedding_model} : non utilisé",
+                     "relancez « aimf train reader --half all » avec ce modèle, ou AIMF_READER=off")
+    t = card.get("training", {})
+    return Check("reader", label, True, False,
+                 f"{MODEL_DIR} ({card.get('layers_trained')} couches, {t.get('steps')} pas, graine {card.get('seed')})")
 
 
 def check_data_dir(settings, state) -> Check:

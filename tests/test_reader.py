@@ -275,3 +275,15 @@ def test_train_reader_writes_weights_and_a_card_that_load_back(tmp_path, e5_mode
     (span,) = reader.read("Combien d'habitants compte Ville1 ?", [("Ville1", "La ville de Ville1 compte 101 habitants.")])
     assert span is not None and span.text in "La ville de Ville1 compte 101 habitants."
     assert json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+
+
+def test_doctor_reports_a_missing_reader_with_the_command_that_rebuilds_it(tmp_path, monkeypatch):
+    import rag.reader as reader_mod
+    from rag.doctor import check_reader
+    from rag.settings import Settings
+
+    assert check_reader(Settings(_env_file=None, reader="off"), {}).ok
+    monkeypatch.setattr(reader_mod, "MODEL_DIR", tmp_path / "nothing")
+    monkeypatch.setattr("rag.embeddings.resolve_model_path", lambda settings: str(tmp_path))
+    check = check_reader(Settings(_env_file=None, data_dir=tmp_path), {})
+    assert not check.ok and not check.essential and "aimf train reader" in check.fix
