@@ -93,12 +93,16 @@ class Assistant:
 
     def generator(self, name: str):
         if name == "extractive":
-            return ExtractiveGenerator(self.sentence_vectors, idf=self._idf, reader=self._reading)
+            return self._extractive()
         if name not in self._generators:
             from rag.generators.llm import make_generator
 
             self._generators[name] = make_generator(self.settings, name)
         return self._generators[name]
+
+    def _extractive(self) -> ExtractiveGenerator:
+        """The extractive writer: the answer of its own, and the fallback of every LLM writer."""
+        return ExtractiveGenerator(self.sentence_vectors, idf=self._idf, reader=self._reading)
 
     def generator_status(self) -> dict[str, str | None]:
         """Writer name -> None when usable, else the reason it is not."""
@@ -248,7 +252,7 @@ class Assistant:
                 if shown:  # failed mid-answer: withdraw what was streamed, the extractive answer replaces it
                     yield StreamReset()
                 notices.append(LLM_UNAVAILABLE_NOTICE.get(lang, LLM_UNAVAILABLE_NOTICE["fr"]))
-        composed = self.generator("extractive").compose(question, passages, lang, query_vector)
+        composed = self._extractive().compose(question, passages, lang, query_vector)
         if composed is None:
             answer = self._abstention(base, passages, "extractive")
             answer.notices = notices

@@ -222,12 +222,12 @@ def test_doctor_healthy_setup(bundled_index, monkeypatch, capsys, tmp_path):
     report = json.loads(out)
     checks = {c["id"]: c for c in report["checks"]}
     assert code == 0 and report["ok"] is True
-    assert set(checks) == {"python", "packages", "embeddings", "index", "manifest", "llm", "data_dir", "corpus"}
+    assert set(checks) == {"python", "packages", "embeddings", "index", "manifest", "llm", "reader", "data_dir", "corpus"}
     assert all(c["ok"] for c in checks.values()), [c for c in checks.values() if not c["ok"]]
     assert checks["embeddings"]["data"]["dim"] == 384
     assert checks["index"]["data"]["count"] > 0 and checks["corpus"]["data"]["added"] == 0
     code, out = _doctor(monkeypatch, capsys, settings)
-    assert code == 0 and out.count("✓") == 8 and "✗" not in out
+    assert code == 0 and out.count("✓") == 9 and "✗" not in out
     # The command is wired in the dispatcher (light: no model loaded for --help).
     helped = aimf(["doctor", "--help"], cli_env(settings), tmp_path, timeout=60)
     assert helped.returncode == 0 and "--json" in helped.stdout
