@@ -28,6 +28,7 @@ from rag.observability import log_answer
 from rag.retrieval import HybridRetriever
 from rag.relevance import coverage, support
 from rag.question import constraints, context_text, missing, normalize_typography
+from rag.reader import RELEVANCE_FLOOR, RELEVANCE_PASSAGES, Reader, Reading
 from rag.rewrite import rewrite
 from rag.settings import Settings, get_settings
 from rag.store import IndexUnavailableError, Store, check_manifest
@@ -37,6 +38,7 @@ from rag.text import fold, split_sentences, stream_pieces, tokens
 log = logging.getLogger("aimf.ask")
 
 FURTHER_READING = 3
+READINGS_KEPT = 16  # passages read by the trained reader, kept for the writer after the relevance check
 
 
 class QuestionError(ValueError):
@@ -286,25 +288,26 @@ class Assistant:
     @functools.cached_property
     def _reader(self):
         """The trained span reader (rag/reader.py), loaded once; None when off, absent or for another base model."""
-        from rag.reader import Reader
-
         return Reader.load(self.settings)
 
     def _reading(self, question: str, passages: list[tuple[str, str]]):
-        """The reader's reading of these (title, text) passages, or None without a reader. The relevance check and
-        the writer ask for the same passages in turn: the last few readings are kept."""
+        """The reader's reading of these (title, text) passages, or None without a reader. Each passage is read once
+        per question: the relevance check reads the best passages, the writer then the one it quotes (kept for the
+        last few passages read)."""
         if self._reader is None or not passages:
             return None
-        key = (question, tuple(passages))
+        keys = [(question, title, text) for title, text in passages]
         with self._lock:
-            found = self._readings.get(key)
-        if found is None:
-            found = self._reader.reading(question, passages)
+            found = {k: self._readings[k] for k in keys if k in self._readings}
+        missing = [i for i, k in enumerate(keys) if k not in found]
+        if missing:
+            fresh = self._reader.reading(question, [passages[i] for i in missing])
+            found |= {keys[i]: fresh.part(j) for j, i in enumerate(missing)}
             with self._lock:
-                self._readings[key] = found
-                while len(self._readings) > 8:
+                self._readings.update(found)
+                while len(self._readings) > READINGS_KEPT:
                     self._readings.popitem(last=False)
-        return found
+        return Reading.join([found[k] for k in keys])
 
     def _abstention(self, base: dict, passages: list[Passage], reason: str) -> Answer:
         lang = base["lang"]
@@ -330,8 +333,6 @@ class Assistant:
     def _reader_answers(self, question: str, passages: list[Passage]) -> bool:
         """The trained reader finds an answer it is sure of in the best passages: the estimate from words and
         vectors misses paraphrases that the reader, reading question and passage together, follows."""
-        from rag.reader import RELEVANCE_FLOOR, RELEVANCE_PASSAGES
-
         reading = self._reading(question, [(p.title, p.text) for p in passages[:RELEVANCE_PASSAGES]])
         span = reading.best() if reading is not None else None
         return span is not None and span.score >= RELEVANCE_FLOOR

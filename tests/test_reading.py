@@ -148,28 +148,35 @@ def test_figures_in_millions_stay_in_millions_and_mixed_scales_are_converted() -
 
 
 # --- the trained reader's place in the writer (a FAKE reader: made-up spans and scores, no model) ------------------
-class FakeReading:
-    """Stands in for rag.reader.Reading: one made-up span (passage, text, score) per passage read."""
+def fake_reading(texts: list[str], found: dict[int, tuple[str, float]]):
+    """A rag.reader.Reading of made-up logits (a FAKE reader's output): each passage is one window whose tokens are
+    its words; the words given for a passage score exactly ``score`` (start + end minus "no answer"), any other span
+    far below."""
+    import re
 
-    def __init__(self, texts: list[str], found: dict[int, tuple[str, float]]):
-        from rag.reader import Span
+    import numpy as np
 
-        self.texts = texts
-        self._spans = [None] * len(texts)
-        for p, (words, score) in found.items():
-            start = texts[p].index(words)
-            self._spans[p] = Span(p, start, start + len(words), words, score)
+    from rag.reader import Reading, Window
 
-    def spans(self, within=None):
-        return [s if s is None or within is None or within[s.passage] is None
-                or within[s.passage][0] <= s.start < within[s.passage][1] else None for s in self._spans]
-
-    def best(self):
-        return max((s for s in self._spans if s is not None), key=lambda s: s.score, default=None)
+    windows, logits = [], []
+    for p, text in enumerate(texts):
+        offsets = [m.span() for m in re.finditer(r"\S+", text)]
+        window = Window([0] * (len(offsets) + 4), 3, offsets, p)
+        values = np.full((len(window.ids), 2), -50.0, np.float32)
+        values[0] = 0.0  # "no answer"
+        if p in found:
+            words, score = found[p]
+            start = text.index(words)
+            first = next(k for k, (a, _) in enumerate(offsets) if a >= start)
+            last = max(k for k, (a, _) in enumerate(offsets) if a < start + len(words))
+            values[3 + first, 0] = values[3 + last, 1] = score / 2
+        windows.append(window)
+        logits.append(values)
+    return Reading(windows, logits, texts)
 
 
 def fake_reader(found: dict[int, tuple[str, float]]):
-    return lambda question, pairs: FakeReading([text for _, text in pairs], found)
+    return lambda question, pairs: fake_reading([text for _, text in pairs], found)
 
 
 MARKET = passage("Le marché central de Kindia a été reconstruit après l'incendie. Les commerçants y sont revenus en "
@@ -204,7 +211,7 @@ class FakeReader:
 
     def reading(self, question, pairs):
         self.calls += 1
-        return FakeReading([t for _, t in pairs], {i: (self.words, self.score) for i, (_, t) in enumerate(pairs)
+        return fake_reading([t for _, t in pairs], {i: (self.words, self.score) for i, (_, t) in enumerate(pairs)
                                                    if self.words in t})
 
 
