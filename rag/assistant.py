@@ -8,6 +8,7 @@ answer) -> writer -> citation check -> Answer
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import re
 import threading
@@ -27,7 +28,7 @@ from rag.lang import detect_lang
 from rag.observability import log_answer
 from rag.retrieval import HybridRetriever
 from rag.relevance import coverage, support
-from rag.question import constraints, context_text, missing, normalize_typography
+from rag.question import constraints, context_text, missing, normalize_typography, parts
 from rag.reader import RELEVANCE_FLOOR, RELEVANCE_PASSAGES, Reader, Reading
 from rag.rewrite import rewrite
 from rag.settings import Settings, get_settings
@@ -38,6 +39,8 @@ from rag.text import fold, split_sentences, stream_pieces, tokens
 log = logging.getLogger("aimf.ask")
 
 FURTHER_READING = 3
+# Passages searched for each part of a two-part question (rag.question.parts), kept among the k passages.
+PART_PASSAGES = 2
 READINGS_KEPT = 16  # passages read by the trained reader, kept for the writer after the relevance check
 
 
@@ -163,6 +166,7 @@ class Assistant:
             standalone = rewrite(question, history, self._llm_rewriter(name, llm_failures))
             query_vector = self.embeddings.embed_query(standalone)
             docs = self.retriever.search(standalone, k=k or self.settings.k, where=where, query_vector=query_vector)
+            docs = self._with_parts(standalone, docs, where)
             passages = [to_passage(d) for d in docs]
             t_retrieved = time.perf_counter()
             base = dict(question=question, standalone_question=standalone, lang=lang, generator=name, retrieved=passages)
@@ -188,6 +192,25 @@ class Assistant:
         if result.abstained:
             yield result.text
         yield result
+
+    def _with_parts(self, question: str, docs: list[Document], where: dict | None) -> list[Document]:
+        """A question in two parts (two asks, two subjects set side by side) may find its parts in two documents, and
+        the search for the whole question ranks the passages of the better-matched part first: each part is also
+        searched on its own, and its best passages take the last places of the list if they are not in it."""
+        queries = parts(question)
+        if not queries or not docs:
+            return docs
+        found = [self.retriever.search(query, k=PART_PASSAGES, where=where) for query in queries]
+        # each part's best passage first, then each part's second
+        picked = list(dict.fromkeys(d.id for rank in itertools.zip_longest(*found) for d in rank if d))[: len(docs)]
+        by_id = {d.id: d for hits in found for d in hits}
+        keep = set(picked)
+        for d in docs:
+            if len(keep) >= len(docs):
+                break
+            keep.add(d.id)
+        present = [d for d in docs if d.id in keep]
+        return present + [by_id[i] for i in picked if i not in {d.id for d in docs}]
 
     def _write(self, name: str, question: str, passages: list[Passage], lang: str, query_vector, base: dict,
                verbose: bool, failed: str | None = None):

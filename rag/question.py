@@ -142,6 +142,50 @@ def frame(question: str, names: bool = True) -> Frame:
     return Frame([c for c in found if c not in alternatives], alternatives)
 
 
+# A clause starting with its own question word: "Qui a signé l'accord et en quelle année ?" asks two things.
+_SECOND_ASK = re.compile(r"\s(?:et|and|,)\s+(?=(?:qui|quand|où|combien|quel|quelle|quels|quelles|à quelle|en quelle|"
+                         r"depuis quand|who|when|where|how many|how much|what year|which year|in which|in what)\b)",
+                         re.I)
+# Kinds of constraint that set two subjects against each other even when not joined by "et": "les ressources de 2008
+# dépassaient le budget de 2019", "la 97e réunion … la 101e".
+_COMPARED = {"year", "ordinal", "label"}
+_RANGE = re.compile(r"\b((?:1[89]|20)\d\d)\s*(?:[-–/]|\s(?:à|au|to|until)\s)\s*((?:1[89]|20)?\d\d)\b")
+
+
+def clauses(question: str) -> list[str]:
+    """The question cut where a second question word starts a clause; one clause for most questions."""
+    return _SECOND_ASK.split(question)
+
+
+def parts(question: str) -> list[str]:
+    """One query for each part of a question whose parts may live in different documents, each part keeping only
+    its own subject: the two asks of "Quel montant à Hué en 2025, et combien à Tunis en 2015 ?", the two subjects of
+    "les congrès de 2021 et de 2024" or of "les ressources de 2008 … le budget de 2019". Empty for a one-part
+    question. Two parts at most."""
+    asks = clauses(question)
+    if len(asks) > 1:
+        own = [constraints(a, skip_first=i == 0) for i, a in enumerate(asks)]
+        return asks[:2] if all(own) and set(own[0]) != set(own[1]) else []
+    found = frame(question)
+    subjects = found.alternatives
+    if len(subjects) < 2:
+        # "2019-2023" is one period, not two subjects
+        ranged = {y for m in _RANGE.finditer(question) for y in m.groups()}
+        compared = [c for c in found.constraints if c.kind in _COMPARED and c.text not in ranged]
+        kinds = [c.kind for c in compared]
+        subjects = [c for c in compared if kinds.count(c.kind) == 2]
+    if len(subjects) < 2:
+        return []
+    out = []
+    for kept in subjects[:2]:
+        query = question
+        for other in subjects:
+            if other != kept:
+                query = re.sub(rf"(?<!\w){re.escape(other.text)}(?!\w)", " ", query)
+        out.append(re.sub(r"\s+", " ", query).strip())
+    return out
+
+
 def holds(constraint: Constraint, folded_context: str) -> bool:
     """Whether the (folded, hyphens as spaces) context names the constraint: the word itself at a word start, or,
     for a name of six letters or more, a spelling one or two letters away: people misspell the names they ask

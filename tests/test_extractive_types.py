@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rag.answer import Passage
-from rag.generators.extractive import ANSWER_TYPES, ExtractiveGenerator, _holds
+from rag.generators.extractive import ANSWER_TYPES, ExtractiveGenerator, _asks, _holds
 from rag.text import tokens
 
 
@@ -11,7 +11,7 @@ def holds(question: str, sentence: str) -> bool:
     q_terms = set(tokens(question))
     expected = [(name, pattern) for name, cue, pattern in ANSWER_TYPES if cue.search(question)]
     assert expected, question
-    return all(_holds(name, pattern, sentence, q_terms) for name, pattern in expected)
+    return all(_holds(name, pattern, sentence, q_terms, question) for name, pattern in expected)
 
 
 def test_who_did_it_may_be_a_people_or_a_firm_not_only_a_person() -> None:
@@ -159,3 +159,16 @@ def test_the_next_paragraph_is_not_quoted_for_sharing_one_word_and_standing_next
     composed = ExtractiveGenerator().compose("Qui exposera le projet « Fabrique de la Ville » ?", [passage], "fr")
     assert composed is not None and "Karim Ouerdani" in composed.text
     assert "thématique" not in composed.text
+
+
+def test_a_count_is_no_day_of_a_date_and_no_amount_unless_money_is_counted() -> None:
+    q = "Combien de femmes ont été honorées au congrès de Lausanne ?"
+    assert not holds(q, "Le congrès s'est déroulé à Lausanne du 22 au 24 mai 2024.")
+    assert not holds(q, "Le congrès s'est ouvert le 18 novembre 2024 à Lausanne.")
+    assert holds(q, "Le congrès a honoré 22 femmes maires, du 22 au 24 mai 2024.")
+    assert not holds("Combien de projets ont été retenus ?", "Le programme totalise 17 millions d'euros.")
+    assert holds("Combien d'euros le Bureau a-t-il votés ?", "Le programme totalise 17 millions d'euros.")
+    # "subventionnés" is no question about money when projects are counted
+    kinds = {name for name, _ in _asks("Combien de projets ont été subventionnés à Tunis ?")[0][1]}
+    assert "quantity" in kinds and "money" not in kinds
+    assert "money" in {name for name, _ in _asks("Quelle subvention le Bureau a-t-il votée ?")[0][1]}

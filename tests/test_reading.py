@@ -238,3 +238,54 @@ def test_the_relevance_check_lets_a_sure_reader_answer_and_reads_once() -> None:
     assert not _assistant_with(FakeReader("près de 800 étals couverts", RELEVANCE_FLOOR - 1))._reader_answers(
         question, [MARKET])
     assert not _assistant_with(None)._reader_answers(question, [MARKET])
+
+
+# --- a question in two parts: each part searched on its own ---------------------------------------------------
+def test_a_question_in_two_parts_gives_one_query_per_part_and_a_period_is_one_subject() -> None:
+    from rag.question import parts
+
+    assert parts("Quel montant à Hué en avril 2025, et combien à Tunis en octobre 2015 ?") == [
+        "Quel montant à Hué en avril 2025,", "combien à Tunis en octobre 2015 ?"]
+    first, second = parts("Dans quelles villes se sont tenus les congrès de 2021 et de 2024 ?")
+    assert "2021" in first and "2024" not in first and "2024" in second and "2021" not in second
+    first, second = parts("De combien les ressources de 2008 dépassaient-elles le budget de 2019 ?")
+    assert "2019" not in first and "2008" not in second
+    assert parts("Combien de projets ont été soutenus de 2019 à 2023 ?") == []  # one period
+    assert parts("Quel est le budget 2022-2025 ?") == []
+    assert parts("Qui a signé l'accord de Dakar et en quelle année ?") == []  # the second ask names nothing of its own
+    assert parts("Qui est le maire de Dakar ?") == []
+
+
+class FakeRetriever:
+    """Stands in for the hybrid retriever: a fixed ranking per query, the same list for any other query."""
+
+    def __init__(self, rankings: dict[str, list[str]], default: list[str]):
+        self.rankings, self.default, self.queries = rankings, default, []
+
+    def search(self, query, k=None, where=None, **_):
+        from langchain_core.documents import Document
+
+        self.queries.append(query)
+        ids = self.rankings.get(query, self.default)[:k]
+        return [Document(id=i, page_content=i) for i in ids]
+
+
+def test_each_part_brings_its_best_passages_into_the_list_in_place_of_the_last_ones() -> None:
+    import threading
+
+    from rag.assistant import Assistant
+    from rag.question import parts
+
+    question = "Quel montant à Hué en avril 2025, et combien à Tunis en octobre 2015 ?"
+    hue, tunis = parts(question)
+    main = ["hue-1", "hue-2", "hue-3", "other-1", "other-2"]
+    assistant = Assistant.__new__(Assistant)  # no model, no index: only the search for parts
+    assistant._lock = threading.Lock()
+    assistant._retriever = FakeRetriever({hue: ["hue-1", "hue-4"], tunis: ["tunis-1", "tunis-2"]}, main)
+    docs = assistant.retriever.search(question, k=5)
+    ids = [d.id for d in assistant._with_parts(question, docs, None)]
+    # each part's two best passages are kept; the whole question's ranking fills the rest, in its order
+    assert ids == ["hue-1", "hue-2", "tunis-1", "hue-4", "tunis-2"]
+    assert len(assistant.retriever.queries) == 3
+    one = "Qui est le maire de Dakar ?"
+    assert assistant._with_parts(one, docs, None) == docs and len(assistant.retriever.queries) == 3  # not searched again

@@ -20,7 +20,7 @@ import numpy as np
 
 from rag.answer import Passage
 from rag.lang import detect_lang
-from rag.question import Constraint, constraints, context_text, frame, holds, missing, parallel
+from rag.question import Constraint, clauses, constraints, context_text, frame, holds, missing, parallel
 from rag.relevance import coverage
 from rag.sentences import LIST_ITEM as _LIST_ITEM
 from rag.sentences import TABLE_ROW, sentence_key
@@ -259,16 +259,16 @@ class ExtractiveGenerator:
         contexts = [_Context(s, passages[s.passage], lenient) for s in sentences]
         by_sentence = {id(c.sentence): c for c in contexts}
         q_terms = set(tokens(question))
-        clauses = _asks(question)
-        if len(clauses) > 1:
+        asks = _asks(question)
+        if len(asks) > 1:
             # Two asks, each with its own names and dates ("… à Hué en 2025, et combien … à Tunis en 2015 ?"); an ask
             # that names none is about what the other names ("Qui a signé l'accord de Dakar et en quelle année ?").
-            own = [constraints(text) for text, _ in clauses]
+            own = [constraints(text) for text, _ in asks]
             answers = [self._answer_part(question, sentences, by_sentence, wanted,
                                          own[i] or [c for other in own for c in other], q_terms)
-                       for i, (_, wanted) in enumerate(clauses)]
+                       for i, (_, wanted) in enumerate(asks)]
         else:
-            wanted = clauses[0][1]
+            wanted = asks[0][1]
             alternatives, fixed = qframe.alternatives, qframe.constraints
             if _operation(question) and not alternatives:
                 # "De combien … a-t-il progressé entre 2016 et 2021 ?", "… en 2008 dépassaient … de 2019 ?": a
@@ -323,7 +323,7 @@ class ExtractiveGenerator:
         key_terms = self._key_terms(question) if wanted else set()
         typed = [
             s for s in sentences
-            if all(_holds(name, p, s.unit, q_terms) for name, p in wanted) and not _is_stub(s.text)
+            if all(_holds(name, p, s.unit, q_terms, question) for name, p in wanted) and not _is_stub(s.text)
             and (not key_terms or s.foreign or s.lex >= 0.5 or (key_terms & set(tokens(s.unit)) and s.lex >= 0.3)
                  or key_terms <= set(tokens(s.unit)) | _previous_terms(s) | s.subject
                  or s.sem >= _CROSS_LINGUAL_SURE)
@@ -498,6 +498,24 @@ class ExtractiveGenerator:
 
 
 _HOW_MANY = re.compile(r"\b(?:combien d[e']|how many|number of|nombre d[e'])\s*([\wÀ-ÿ-]+)|\bhow (long)\b", re.I)
+# Days of the month, alone or as a range: "le 18 novembre", "du 22 au 24 mai", "27-29 avril", "May 22-24".
+_DAYS = re.compile(rf"\b\d{{1,2}}(?:er)?(?:\s*(?:[-–]|au|et|to|and)\s*\d{{1,2}}(?:er)?)*\s+(?:{_MONTHS})\b|"
+                   rf"\b(?:{_MONTHS})\s+\d{{1,2}}(?:\s*[-–]\s*\d{{1,2}})?\b", re.I)
+_MONEY_WORDS = set(tokens("euros dollars francs argent money fonds funds budget montant amount"))
+
+
+def _counts_other_than_money(question: str) -> bool:
+    counted = _HOW_MANY.search(question)
+    return bool(counted and counted.group(1) and not set(tokens(counted.group(1))) & _MONEY_WORDS)
+
+
+def _counts_only(unit: str, question: str) -> str:
+    """The sentence with what cannot answer "combien …?" blanked out (same length, offsets kept): the days of its
+    dates, and its amounts of money unless the question counts money."""
+    unit = _DAYS.sub(lambda m: " " * len(m.group(0)), unit)
+    if _counts_other_than_money(question):
+        unit = _SPANS["money"].sub(lambda m: " " * len(m.group(0)), unit)
+    return unit
 
 
 def _names_the_role(question: str, unit: str, idf: Callable[[str], float | None]) -> bool:
@@ -519,8 +537,11 @@ _ANAPHORA = re.compile(r"^\s*(?:il|elle|ils|elles|celui-ci|celle-ci|ceux-ci|ce|c
                        r"he|she|it|they|this|these|its|his|her|their)\b", re.I)
 
 
-def _holds(name: str, pattern: re.Pattern, unit: str, q_terms: set[str]) -> bool:
-    """Does the sentence hold the kind of answer asked for?"""
+def _holds(name: str, pattern: re.Pattern, unit: str, q_terms: set[str], question: str = "") -> bool:
+    """Does the sentence hold the kind of answer asked for? A count is no day of a date ("du 22 au 24 mai"), nor,
+    unless money is what is counted, an amount ("17 millions d'euros" counts no projects)."""
+    if name == "quantity":
+        return pattern.search(_counts_only(unit, question)) is not None
     if pattern.search(unit):
         return True
     if name != "agent":
@@ -607,22 +628,19 @@ class _Context:
         return [x for c in absent for x in parallel(c, self.sentence.unit, question)]
 
 
-# A clause starting with its own question word: "Qui a signé l'accord et en quelle année ?" asks two things.
-_SECOND_ASK = re.compile(r"\s(?:et|and|,)\s+(?=(?:qui|quand|où|combien|quel|quelle|quels|quelles|à quelle|en quelle|"
-                         r"depuis quand|who|when|where|how many|how much|what year|which year|in which|in what)\b)",
-                         re.I)
-
-
 def _asks(question: str) -> list[tuple[str, list[tuple[str, re.Pattern]]]]:
     """The question's asks: (clause, kinds of answer it asks for); one clause unless the question asks two typed
     things in two clauses ("Qui … et en quelle année ?", "Who … and who …?")."""
     def kinds(text: str) -> list[tuple[str, re.Pattern]]:
-        return [(name, pattern) for name, cue, pattern in ANSWER_TYPES if cue.search(text)]
+        found = [(name, pattern) for name, cue, pattern in ANSWER_TYPES if cue.search(text)]
+        if _counts_other_than_money(text):  # "Combien de projets ont été subventionnés ?" asks for a count
+            found = [(name, pattern) for name, pattern in found if name != "money"]
+        return found
 
-    clauses = _SECOND_ASK.split(question)
-    per_clause = [kinds(c) for c in clauses]
-    if len(clauses) > 1 and all(per_clause):
-        return list(zip(clauses, per_clause))[:MAX_PARTS]
+    asks = clauses(question)
+    per_clause = [kinds(c) for c in asks]
+    if len(asks) > 1 and all(per_clause):
+        return list(zip(asks, per_clause))[:MAX_PARTS]
     return [(question, kinds(question))]
 
 
@@ -667,8 +685,9 @@ def _short_answer(wanted: list[tuple[str, re.Pattern]], unit: str, question: str
     counted = _HOW_MANY.search(question)
     counted_terms = set(tokens(counted.group(1))) if counted and counted.group(1) else set()
     best: tuple[float, str] | None = None
-    for m in pattern.finditer(unit):
-        span = m.group(0).strip(" ,.;:'’")
+    searched = _counts_only(unit, question) if wanted[0][0] == "quantity" else unit
+    for m in pattern.finditer(searched):
+        span = unit[m.start():m.end()].strip(" ,.;:'’")
         if len(span) < 2 or fold(span) in q_folded or not set(tokens(span, keep_stop_words=True)) - q_terms:
             continue
         if wanted[0][0] == "person" and m.start() == 0 and " " not in span:
