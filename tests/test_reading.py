@@ -289,3 +289,11 @@ def test_each_part_brings_its_best_passages_into_the_list_in_place_of_the_last_o
     assert len(assistant.retriever.queries) == 3
     one = "Qui est le maire de Dakar ?"
     assert assistant._with_parts(one, docs, None) == docs and len(assistant.retriever.queries) == 3  # not searched again
+
+
+def test_names_the_passage_gave_earlier_count_for_the_sentence_that_says_what_was_asked() -> None:
+    p = passage("En mars 2017, la ville de Tamara et la Fondation Orlov ont signé leur premier accord, pour quatre ans. "
+                "L'accord prévoyait douze projets pilotes. Ils couvraient trois domaines : l'eau potable, l'éclairage "
+                "public et la collecte des déchets.", title="Un premier accord")
+    composed = compose("Sur quels domaines portait l'initiative de 2017 avec la Fondation Orlov ?", p)
+    assert composed is not None and "l'eau potable" in composed.text

@@ -184,6 +184,7 @@ class _Sentence:
     end: int
     text: str
     lex: float = 0.0
+    read_lex: float = 0.0  # its coverage with the question's names and years its passage gave before it
     sem: float = 0.0
     score: float = 0.0
     is_item: bool = False
@@ -378,14 +379,21 @@ class ExtractiveGenerator:
         q_lang = detect_lang(question)
         sentences: list[_Sentence] = []
         subject = [set(tokens(f"{p.title} {p.section}")) for p in passages]
+        named = [(c, set(tokens(c.text))) for c in constraints(question)]
         for pi, p in enumerate(passages):
             for start, end in split_sentences(p.text):
                 text = p.text[start:end]
                 # The passage's title names what every sentence of it is about ("Il …" in an article on Berlin is
-                # Berlin): its words count as present in each sentence.
+                # Berlin): its words count as present in each sentence. So do the question's names and years that
+                # the passage named before it, unless it names another in their place ("Ils couvraient trois
+                # thèmes :" after "En 2017, la Fondation Gates …" is about the Gates initiative of 2017).
                 words = set(tokens(text))
+                before = context_text(p.text[:start]) if named and start else ""
+                inherited = {t for c, ts in named if before and holds(c, before) and not parallel(c, text, question)
+                             for t in ts}
                 s = _Sentence(pi, start, end, text, lex=coverage(q_terms, words | subject[pi], self.idf),
                               words=words, subject=subject[pi])
+                s.read_lex = coverage(q_terms, words | subject[pi] | inherited, self.idf) if inherited else s.lex
                 s.on_topic = bool(words & q_terms)
                 s.foreign = bool(p.lang) and p.lang != q_lang
                 s.is_item = bool(_LIST_ITEM.match(text))
@@ -408,7 +416,7 @@ class ExtractiveGenerator:
             sem = (s.sem - lo) / (hi - lo) if hi > lo else 0.0
             prior = 1.0 - 0.05 * min(s.passage, 5)  # retrieval order as a weak tie-breaker
             s.on_topic = s.on_topic or sem > 0.5
-            own = (0.55 * s.lex + 0.45 * sem) * prior if (s.lex > 0 or sem > 0.5) else 0.0
+            own = (0.55 * s.read_lex + 0.45 * sem) * prior if (s.lex > 0 or sem > 0.5) else 0.0
             s.score = own + PASSAGE_WEIGHT * passage_cover[s.passage] if own > 0 else 0.0
         for s in sentences:
             s.own = s.score
