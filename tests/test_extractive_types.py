@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from rag.answer import Passage
-from rag.generators.extractive import ANSWER_TYPES, ExtractiveGenerator, _asks, _holds
+from rag.generators.extractive import ANSWER_TYPES, ExtractiveGenerator, _asks, _holds, _short_answer
 from rag.text import tokens
 
 
 def holds(question: str, sentence: str) -> bool:
     q_terms = set(tokens(question))
-    expected = [(name, pattern) for name, cue, pattern in ANSWER_TYPES if cue.search(question)]
+    expected = [kind for _, kinds in _asks(question) for kind in kinds]  # the kinds the writer asks for
     assert expected, question
     return all(_holds(name, pattern, sentence, q_terms, question) for name, pattern in expected)
 
@@ -172,3 +172,16 @@ def test_a_count_is_no_day_of_a_date_and_no_amount_unless_money_is_counted() -> 
     kinds = {name for name, _ in _asks("Combien de projets ont été subventionnés à Tunis ?")[0][1]}
     assert "quantity" in kinds and "money" not in kinds
     assert "money" in {name for name, _ in _asks("Quelle subvention le Bureau a-t-il votée ?")[0][1]}
+
+
+def test_a_share_is_answered_by_a_percentage_or_a_fraction_not_by_an_amount_alone() -> None:
+    q = "Quelle part maximale du coût d'un projet le Fonds peut-il prendre en charge ?"
+    assert holds(q, "Le Fonds prend en charge au plus 80 % du coût total du projet.")
+    assert holds(q, "Le Fonds en finance au plus les trois quarts.")
+    share_of_projects = "Quelle part des projets concerne la santé ?"
+    assert not holds(share_of_projects, "Le Fonds a appuyé 70 projets pour 14 millions d'euros.")
+    assert holds(share_of_projects, "La santé représente 12 % des projets.")
+    # a share of a sum of money may be given as an amount
+    assert holds("Quelle part du montant voté n'a pas été versée ?", "Il reste 2,7 millions d'euros à verser.")
+    wanted = _asks(q)[0][1]
+    assert _short_answer(wanted, "Le Fonds prend en charge au plus 80 % du coût total du projet.", q) == "au plus 80 %"

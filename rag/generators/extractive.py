@@ -92,6 +92,8 @@ _TIME_EXPRESSION = (
     r"today)|\b(?:jours?|semaines?|mois|ans|années?|saisons?|époque|période|printemps|été|automne|hiver|days?|"
     r"weeks?|months?|years?|seasons?)\b"
 )
+_SHARE = re.compile(r"\d+(?:[.,]\d+)?\s?%|\b(?:pour\s?cents?|percent|per cent|moitié|tiers|quarts?|dixièmes?|"
+                    r"half|third|quarters?|tenths?)\b", re.I)
 # (name, question cue, what a sentence must hold to answer it)
 ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
     (
@@ -103,6 +105,13 @@ ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
                    re.I),
         re.compile(r"\d[\d\s.,]*\s*(?:€|\$|euros?|dollars?|francs?|fcfa|cfa|m€|k€|millions?|milliards?|billion|million)|"
                    r"(?:€|\$|usd|eur)\s*\d", re.I),
+    ),
+    (
+        # "Quelle part … ?", "Quel pourcentage … ?": a share, written as a percentage or a fraction.
+        "share",
+        re.compile(r"\b(quelle part|quel pourcentage|quelle proportion|quel taux|quelle fraction|what share|"
+                   r"what percentage|what proportion|what fraction|what rate)\b", re.I),
+        _SHARE,
     ),
     (
         "quantity",
@@ -643,6 +652,13 @@ def _asks(question: str) -> list[tuple[str, list[tuple[str, re.Pattern]]]]:
         found = [(name, pattern) for name, cue, pattern in ANSWER_TYPES if cue.search(text)]
         if _counts_other_than_money(text):  # "Combien de projets ont été subventionnés ?" asks for a count
             found = [(name, pattern) for name, pattern in found if name != "money"]
+        names = [name for name, _ in found]
+        if "share" in names:
+            # "Quelle part du coût … ?" asks a percentage; "quelle part du montant n'a pas été versée ?" may ask an
+            # amount: either answers, and a share is no count.
+            money = dict(found).get("money")
+            either = re.compile(f"{_SHARE.pattern}|{money.pattern}", re.I) if money else _SHARE
+            found = [("share", either)] + [(n, p) for n, p in found if n not in ("share", "money", "quantity")]
         return found
 
     asks = clauses(question)
@@ -670,6 +686,10 @@ _SPANS: dict[str, re.Pattern] = {
                        r"(?:\s+(?:de la|de l['’]|du|des|de|d['’]|of the|of)\s*[\wÀ-ÿ'’-]+)?", re.I),
 }
 _SPANS["date"] = _SPANS["year"]
+_SPANS["share"] = re.compile(r"(?:au moins |au plus |at least |at most |plus de |more than |près de |nearly |about |"
+                             r"environ |jusqu.à |up to )?"
+                             rf"(?:\d+(?:[.,]\d+)?\s?%|(?:{_NUMBER})\s+(?:pour\s?cents?|percent|per cent)|"
+                             r"(?:la |une |un |the |a |one )?(?:moitié|tiers|quarts?|half|third|quarter)\b)", re.I)
 # "Où … ?" and "Qui … ?" are answered by places and doers that are often no name ("à bord", "les enfants de
 # Longeverne et ceux de Velrans"): no short answer is cut out for them.
 
