@@ -185,3 +185,11 @@ def test_a_share_is_answered_by_a_percentage_or_a_fraction_not_by_an_amount_alon
     assert holds("Quelle part du montant voté n'a pas été versée ?", "Il reste 2,7 millions d'euros à verser.")
     wanted = _asks(q)[0][1]
     assert _short_answer(wanted, "Le Fonds prend en charge au plus 80 % du coût total du projet.", q) == "au plus 80 %"
+
+
+def test_how_much_was_paid_asks_money_in_any_currency() -> None:
+    q = "Combien la fondation a-t-elle versé pour le programme ?"
+    assert not holds(q, "Le programme a été lancé avec 21 villes de 6 pays.")
+    assert holds(q, "La fondation a versé 6 millions de dollars au programme.")
+    assert holds("How much funding did the first project receive?", "Le premier projet a reçu 394 875 CHF.")
+    assert "money" not in {name for name, _ in _asks("Combien de projets ont été financés ?")[0][1]}

@@ -94,6 +94,9 @@ _TIME_EXPRESSION = (
 )
 _SHARE = re.compile(r"\d+(?:[.,]\d+)?\s?%|\b(?:pour\s?cents?|percent|per cent|moitié|tiers|quarts?|dixièmes?|"
                     r"half|third|quarters?|tenths?)\b", re.I)
+# Currencies as written after an amount: "394 875 CHF", "68 millions de yens", "2 000 livres sterling".
+_CURRENCY = (r"€|\$|£|¥|euros?|dollars?|francs?(?:\s+(?:CFA|suisses?))?|fcfa|cfa|chf|usd|eur|gbp|cad|xof|xaf|yens?|yuans?|"
+             r"roubles?|pesos?|dinars?|dirhams?|roupies?|rupees?|rands?|nairas?|livres\s+sterling|pounds?(?:\s+sterling)?")
 # (name, question cue, what a sentence must hold to answer it)
 ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
     (
@@ -101,10 +104,12 @@ ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
         # "prix" is no money in "grand prix"
         re.compile(r"\b(budget|montant|coût|coûte|financement|somme|(?<!grand )(?<!grands )prix|subvention|cost|costs|"
                    r"amount|price|funding|grant|money|combien d'argent|how much (?:did|does|do|was|were|has|have|will)\b"
-                   r"[^?]*\b(?:give|gave|contribut|put|invest|spen[dt]|pa(?:y|id)|grant|fund|cost|raise|allocat|receiv))\w*",
-                   re.I),
-        re.compile(r"\d[\d\s.,]*\s*(?:€|\$|euros?|dollars?|francs?|fcfa|cfa|m€|k€|millions?|milliards?|billion|million)|"
-                   r"(?:€|\$|usd|eur)\s*\d", re.I),
+                   r"[^?]*\b(?:give|gave|contribut|put|invest|spen[dt]|pa(?:y|id)|grant|fund|cost|raise|allocat|receiv)|"
+                   # "Combien la fondation a-t-elle versé ?" (not "combien de …", a count)
+                   r"combien\s(?!d[e'’]|y\s)[^?]*\b(?:versé|payé|coûté|investi|contribué|financé|donné|apporté|alloué|"
+                   r"dépensé|gagn|reçu|mobilisé|levé|rapporté))\w*", re.I),
+        re.compile(rf"\d[\d\s.,]*\s*(?:{_CURRENCY}|m€|k€|millions?|milliards?|billion|million)|"
+                   r"(?:€|\$|£|usd|eur|chf)\s*\d", re.I),
     ),
     (
         # "Quelle part … ?", "Quel pourcentage … ?": a share, written as a percentage or a fraction.
@@ -674,8 +679,8 @@ _NAME_RUN = r"[A-ZÀ-Ý][\wÀ-ÿ'’-]+(?:\s+(?:de\s+|du\s+|d['’]|van\s+|von\s
 # A written number: "1 200 000", "1.200", "3,8", "394,875", "12": digit groups, never across ", " or a year.
 _NUMBER = r"\d{1,3}(?:[ \u00a0\u202f.,]\d{3})+(?:[.,]\d+)?(?!\d)|\d+(?:[.,]\d+)?"
 _SPANS: dict[str, re.Pattern] = {
-    "money": re.compile(rf"(?:(?:€|\$|USD|EUR)\s*)?(?:{_NUMBER})\s*(?:millions?|milliards?|billion|million|M|k)?\s*"
-                        r"(?:(?:de\s+|d['’]\s*)?(?:€|\$|euros?|dollars?|francs?(?:\s+CFA)?|FCFA|CFA|EUR|USD))", re.I),
+    "money": re.compile(rf"(?:(?:€|\$|£|USD|EUR|CHF)\s*)?(?:{_NUMBER})\s*(?:millions?|milliards?|billion|million|M|k)?\s*"
+                        rf"(?:(?:de\s+|d['’]\s*)?(?:{_CURRENCY}))(?!\w)", re.I),
     # a count, not a year nor a day of the month
     "quantity": re.compile(rf"\b(?!{_RECENT_YEAR}\b)(?:{_NUMBER}|(?:{_NUMBER_WORDS}))(?:\s+(?:{_NUMBER_WORDS}))*\b"
                            rf"(?!\s+(?:{_MONTHS})\b)(?:\s?(?:%|€|\$|CHF|FCFA|M€)|\s(?:euros?|dollars?)\b)?", re.I),
