@@ -193,3 +193,10 @@ def test_how_much_was_paid_asks_money_in_any_currency() -> None:
     assert holds(q, "La fondation a versé 6 millions de dollars au programme.")
     assert holds("How much funding did the first project receive?", "Le premier projet a reçu 394 875 CHF.")
     assert "money" not in {name for name, _ in _asks("Combien de projets ont été financés ?")[0][1]}
+
+
+def test_which_city_is_answered_by_a_sentence_naming_a_place_the_question_does_not() -> None:
+    q = "Dans quelle ville se tient la conférence sur les villes numériques ?"
+    assert not holds(q, "J'introduis aujourd'hui cette conférence dédiée aux villes numériques.")
+    assert holds(q, "La conférence sur les villes numériques se tient à Kindia, en Guinée.")
+    assert not holds("Quelle ville accueille le Bureau de Kindia ?", "Le Bureau de Kindia se réunit deux fois par an.")
