@@ -305,13 +305,14 @@ def check_llm(settings, state) -> Check:
 def check_reader(settings, state) -> Check:
     """The shipped span reader: present and bound to this base model (read from its card, no model load)."""
     from rag.embeddings import resolve_model_path
-    from rag.reader import MODEL_DIR, ReaderError, base_identity, read_card
+    from rag.reader import ReaderError, base_identity, read_card, reader_folder
 
     label = "Lecteur entraîné"
     if settings.reader == "off":
         return Check("reader", label, True, False, "désactivé (AIMF_READER=off) : pas de réponse courte hors questions typées")
+    folder = reader_folder(settings)
     try:
-        card = read_card(MODEL_DIR)
+        card = read_card(folder)
         bound = card["base_model"]["weights_sha256"] == base_identity(resolve_model_path(settings))
     except (ReaderError, OSError, KeyError, ValueError) as exc:
         return Check("reader", label, False, False, str(exc), "relancez « aimf train reader --half all » ou AIMF_READER=off")
@@ -321,7 +322,7 @@ def check_reader(settings, state) -> Check:
                      "relancez « aimf train reader --half all » avec ce modèle, ou AIMF_READER=off")
     t = card.get("training", {})
     return Check("reader", label, True, False,
-                 f"{MODEL_DIR} ({card.get('layers_trained')} couches, {t.get('steps')} pas, graine {card.get('seed')})")
+                 f"{folder} ({card.get('layers_trained')} couches, {t.get('steps')} pas, graine {card.get('seed')})")
 
 
 def check_data_dir(settings, state) -> Check:

@@ -49,6 +49,11 @@ RELEVANCE_PASSAGES = 3
 _TRIM = " \t\n\u00a0,;:.!?()[]«»\"'’"
 
 
+def reader_folder(settings: Settings) -> Path:
+    """The reader these settings use: the shipped one (``auto``), or the folder ``AIMF_READER`` names."""
+    return MODEL_DIR if settings.reader in ("auto", "off") else Path(settings.reader)
+
+
 class ReaderError(RuntimeError):
     """The shipped reader cannot be used (missing files, or bound to another base model)."""
 
@@ -292,7 +297,7 @@ class Reader:
 
         try:
             model_path = resolve_model_path(settings)
-            folder = MODEL_DIR
+            folder = reader_folder(settings)
             bf16 = settings.embedding_dtype == "bfloat16"
             key = (model_path, str(folder), bf16)
             with cls._cache_lock:

@@ -73,8 +73,11 @@ class Settings(BaseSettings):
         description="Floor on the estimated probability (rag/relevance.py) that the best passage answers; below it, abstain.",
     )
     generator: GeneratorName = "extractive"
-    reader: Literal["auto", "off"] = Field(
-        "auto", description="Trained span reader (rag/reader.py): short answers and the relevance check, used when shipped for this embedding model; off: never.",
+    reader: str = Field(
+        "auto",
+        description="Trained span reader (rag/reader.py): short answers and the relevance check. auto: the shipped one, "
+                    "used when trained on this embedding model; off: never; or the folder of a reader trained with "
+                    "`aimf train reader --out FOLDER`.",
     )
     max_question_chars: int = Field(2000, ge=10)
 
@@ -120,6 +123,14 @@ class Settings(BaseSettings):
     # Observability
     log_json: bool = False
     log_text: bool = Field(False, description="Allow question and document text in the logs.")
+
+    @field_validator("reader")
+    @classmethod
+    def _reader_choice(cls, v: str) -> str:
+        if v not in ("auto", "off") and not (Path(v) / "card.json").is_file():
+            raise ValueError(f"AIMF_READER : « auto », « off » ou le dossier d'un lecteur entraîné (card.json) ; "
+                             f"« {v} » n'en est pas un")
+        return v
 
     @field_validator("chroma_url")
     @classmethod

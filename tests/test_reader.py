@@ -288,3 +288,16 @@ def test_doctor_reports_a_missing_reader_with_the_command_that_rebuilds_it(tmp_p
     monkeypatch.setattr("rag.embeddings.resolve_model_path", lambda settings: str(tmp_path))
     check = check_reader(Settings(_env_file=None, data_dir=tmp_path), {})
     assert not check.ok and not check.essential and "aimf train reader" in check.fix
+
+
+def test_a_reader_folder_can_be_named_and_a_folder_without_a_card_is_refused(tmp_path):
+    from pydantic import ValidationError
+
+    from rag.reader import CARD_NAME, MODEL_DIR, reader_folder
+    from rag.settings import Settings
+
+    assert reader_folder(Settings(_env_file=None)) == MODEL_DIR
+    (tmp_path / CARD_NAME).write_text("{}", encoding="utf-8")
+    assert reader_folder(Settings(_env_file=None, reader=str(tmp_path))) == tmp_path
+    with pytest.raises(ValidationError, match="dossier d'un lecteur entraîné"):
+        Settings(_env_file=None, reader=str(tmp_path / "nothing"))
