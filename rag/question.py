@@ -144,6 +144,7 @@ def frame(question: str, names: bool = True) -> Frame:
 
 # A clause starting with its own question word: "Qui a signé l'accord et en quelle année ?" asks two things.
 _SECOND_ASK = re.compile(r"\s(?:et|and|,)\s+(?=(?:qui|quand|où|combien|quel|quelle|quels|quelles|à quelle|en quelle|"
+                         r"(?:dans|de|par|pour|avec|sur) (?:quel|quelle|quels|quelles|qui)|"
                          r"depuis quand|who|when|where|how many|how much|what year|which year|in which|in what)\b)",
                          re.I)
 # Kinds of constraint that set two subjects against each other even when not joined by "et": "les ressources de 2008

@@ -102,6 +102,8 @@ def test_one_subject_missing_is_said_the_other_answered() -> None:
 def test_two_asks_are_two_parts() -> None:
     assert len(_asks("Qui a signé l'accord et en quelle année ?")) == 2
     assert len(_asks("Qui est le maire de Dakar ?")) == 1  # a person and a doer: one ask
+    assert [kinds[0][0] for _, kinds in _asks("En quelle année et dans quelle ville l'association a-t-elle été fondée ?")] \
+        == ["year", "place"]
     p = passage("L'accord a été signé par Anne Martin, présidente du réseau. La cérémonie a eu lieu en 2018 à Paris.",
                 title="Accord de coopération")
     composed = compose("Qui a signé l'accord et en quelle année ?", p)
