@@ -153,6 +153,11 @@ _COMPARED = {"year", "ordinal", "label"}
 _RANGE = re.compile(r"\b((?:1[89]|20)\d\d)\s*(?:[-–/]|\s(?:à|au|to|until)\s)\s*((?:1[89]|20)?\d\d)\b")
 
 
+def periods_of(question: str) -> list[tuple[str, str]]:
+    """The periods the question names, as (first year, last year): "2019-2023", "de 2014 à 2018"."""
+    return [(m.group(1), m.group(1)[: 4 - len(m.group(2))] + m.group(2)) for m in _RANGE.finditer(question)]
+
+
 def clauses(question: str) -> list[str]:
     """The question cut where a second question word starts a clause; one clause for most questions."""
     return _SECOND_ASK.split(question)
@@ -171,7 +176,7 @@ def parts(question: str) -> list[str]:
     subjects = found.alternatives
     if len(subjects) < 2:
         # "2019-2023" is one period, not two subjects
-        ranged = {y for m in _RANGE.finditer(question) for y in m.groups()}
+        ranged = {y for period in periods_of(question) for y in period}
         compared = [c for c in found.constraints if c.kind in _COMPARED and c.text not in ranged]
         kinds = [c.kind for c in compared]
         subjects = [c for c in compared if kinds.count(c.kind) == 2]

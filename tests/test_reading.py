@@ -132,6 +132,13 @@ def test_a_difference_between_two_years_is_computed_from_their_figures() -> None
     assert composed is not None and composed.text.startswith("**400 000 €** (700 000 € − 300 000 €)")
 
 
+def test_a_difference_between_two_periods_takes_each_periods_figure() -> None:
+    p = passage("Nombre de chantiers ouverts — période 2010-2014 : 41 ; période 2015-2019 : 58.", title="Bilan")
+    composed = compose("De combien le nombre de chantiers a-t-il augmenté entre la période 2010-2014 et la période "
+                       "2015-2019 ?", p)
+    assert composed is not None and composed.text.startswith("**17** (58 − 41)")
+
+
 def test_a_total_over_two_meetings_adds_their_counts() -> None:
     tunis = passage("À Tunis, en novembre 2022, le Bureau a soutenu 14 projets de villes.", title="Bureau de Tunis", n=1)
     hue = passage("À Hué, en avril 2025, le Bureau a soutenu 10 projets de villes.", title="Bureau de Hué", n=2)

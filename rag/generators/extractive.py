@@ -20,7 +20,7 @@ import numpy as np
 
 from rag.answer import Passage
 from rag.lang import detect_lang
-from rag.question import Constraint, clauses, constraints, context_text, frame, holds, missing, parallel
+from rag.question import Constraint, clauses, constraints, periods_of, context_text, frame, holds, missing, parallel
 from rag.relevance import coverage
 from rag.sentences import LIST_ITEM as _LIST_ITEM
 from rag.sentences import TABLE_ROW, sentence_key
@@ -300,7 +300,13 @@ class ExtractiveGenerator:
                 # comparison sets two names or dates of one kind against each other, one figure for each.
                 kinds = collections.Counter(c.kind for c in fixed)
                 kind = next((k for k, n in kinds.items() if n == 2 and k != "name"), None)
-                if kind:
+                periods = periods_of(question)
+                if len(periods) == 2:
+                    # "entre la phase 2014-2018 et la phase 2019-2023": two periods, each known by its first year
+                    ends = {year for period in periods for year in period}
+                    alternatives = [c for c in fixed if c.kind == "year" and c.text in {p[0] for p in periods}]
+                    fixed = [c for c in fixed if not (c.kind == "year" and c.text in ends)]
+                elif kind:
                     alternatives = [c for c in fixed if c.kind == kind]
                     fixed = [c for c in fixed if c.kind != kind]
             # Names joined by "et" are read together first ("Bond et Corinne", "les Français et les Britanniques");
@@ -729,7 +735,9 @@ def _short_answer(wanted: list[tuple[str, re.Pattern]], unit: str, question: str
     # the sentence, the words it shares with the question do, on average.
     named = {c.folded for c in (constraints(question) if about is None else about)}
     words = list(re.finditer(r"[\wÀ-ÿ'’-]+", unit))
-    anchors = [m.span() for m in words if fold(m.group(0)).replace("-", " ") in named] or \
+    # a name of several words ("Saint-Louis") or a period ("2014-2018", known by its first year)
+    anchors = [m.span() for m in words if fold(m.group(0)).replace("-", " ") in named
+               or fold(m.group(0)).split("-")[0] in named] or \
         [m.span() for m in words if set(tokens(m.group(0))) & q_terms]
     counted = _HOW_MANY.search(question)
     counted_terms = set(tokens(counted.group(1))) if counted and counted.group(1) else set()
