@@ -200,3 +200,9 @@ def test_which_city_is_answered_by_a_sentence_naming_a_place_the_question_does_n
     assert not holds(q, "J'introduis aujourd'hui cette conférence dédiée aux villes numériques.")
     assert holds(q, "La conférence sur les villes numériques se tient à Kindia, en Guinée.")
     assert not holds("Quelle ville accueille le Bureau de Kindia ?", "Le Bureau de Kindia se réunit deux fois par an.")
+
+
+def test_which_mayors_asks_for_their_names() -> None:
+    q = "Quels maires sont à l'origine de la création du réseau ?"
+    assert not holds(q, "Depuis sa création, la présidence du réseau revient au maire de la capitale.")
+    assert holds(q, "L'idée revient à deux maires : Anne Martin, maire de Kindia, et Paul Sow, maire de Thiès.")

@@ -164,7 +164,8 @@ ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
         re.compile(
             rf"(?:\bnom d[eu]s?|comment s'appellen?t?)\s+(?:la\s+|le\s+|les\s+|l')?(?:{_OFFICES}|responsable|"
             r"personne|fondateur|fondatrice|auteur|auteure)|\bname of the (?:mayor|president|director|minister|"
-            r"person|founder)", re.I,
+            # "Quels maires … ?", "Which mayor … ?": the office holders' names
+            rf"person|founder)|\b(?:quel|quelle|quels|quelles|which)\s+(?:{_OFFICES})s?\b", re.I,
         ),
         _PERSON_NAME,
     ),
