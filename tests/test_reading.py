@@ -306,3 +306,11 @@ def test_names_the_passage_gave_earlier_count_for_the_sentence_that_says_what_wa
                 "public et la collecte des déchets.", title="Un premier accord")
     composed = compose("Sur quels domaines portait l'initiative de 2017 avec la Fondation Orlov ?", p)
     assert composed is not None and "l'eau potable" in composed.text
+
+
+def test_a_supporting_line_that_introduces_a_list_is_quoted_with_its_items() -> None:
+    p = passage("Le délégué s'est rendu à Kindia en mai 2025 pour une visite de deux jours. Il en a retenu plusieurs "
+                "priorités pour la ville et ses quartiers :\n\n• l'eau potable ;\n\n• les routes rurales.\n\nLe rapport paraîtra en juin.", title="Mission")
+    composed = compose("Qu'a retenu le délégué lors de sa visite à Kindia en mai 2025 ?", p)
+    assert composed is not None and composed.text.startswith("Le délégué s'est rendu à Kindia")
+    assert "ses quartiers :" in composed.text and "l'eau potable" in composed.text and "routes rurales" in composed.text

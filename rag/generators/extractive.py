@@ -332,6 +332,11 @@ class ExtractiveGenerator:
                 more = [best]  # one cited sentence per part
             else:
                 more = self._support(best, a.candidates, q_terms)
+                if not any(kinds for _, kinds in asks):
+                    # "Quelles priorités … ?" in other words: a supporting line that introduces a list ("… plusieurs
+                    # priorités :") is quoted with its items; a typed answer is in the best sentence already
+                    more += [item for s in more if s.text.rstrip().endswith(":") for item in _items_after(s)
+                             if item not in more][:MAX_LIST_ITEMS]
             more.sort(key=lambda s: (s.passage if s.passage != best.passage else -1, s.start))
             chosen += [s for s in more if s not in chosen]
         spans = [a.span for a in found if a.span]
@@ -620,6 +625,16 @@ def _attach_list_items(sentences: list[_Sentence]) -> None:
                     break
                 items.append(nxt.text)
             s.unit = " ".join([s.text, *items])
+
+
+def _items_after(s: _Sentence) -> list[_Sentence]:
+    """The list items that follow a line ending with ":"."""
+    items: list[_Sentence] = []
+    nxt = s.next
+    while nxt is not None and nxt.is_item:
+        items.append(nxt)
+        nxt = nxt.next
+    return items
 
 
 def _intro_of(same: list[_Sentence], items: list[_Sentence]) -> list[_Sentence]:
