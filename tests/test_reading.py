@@ -314,3 +314,10 @@ def test_a_supporting_line_that_introduces_a_list_is_quoted_with_its_items() -> 
     composed = compose("Qu'a retenu le délégué lors de sa visite à Kindia en mai 2025 ?", p)
     assert composed is not None and composed.text.startswith("Le délégué s'est rendu à Kindia")
     assert "ses quartiers :" in composed.text and "l'eau potable" in composed.text and "routes rurales" in composed.text
+
+
+def test_a_which_question_without_a_bulleted_list_is_answered_with_the_sentence_that_goes_on() -> None:
+    p = passage("La station de Kindia a été inaugurée en 2020 par le maire de la ville. Ses partenaires financiers sont "
+                "l'agence de l'eau et le syndicat Sirap.\n\nLe chantier a duré deux ans.", title="Station de Kindia")
+    composed = compose("Quels partenaires ont financé la station de Kindia inaugurée en 2020 ?", p)
+    assert composed is not None and "syndicat Sirap" in composed.text
