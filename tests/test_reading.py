@@ -321,3 +321,10 @@ def test_a_which_question_without_a_bulleted_list_is_answered_with_the_sentence_
                 "l'agence de l'eau et le syndicat Sirap.\n\nLe chantier a duré deux ans.", title="Station de Kindia")
     composed = compose("Quels partenaires ont financé la station de Kindia inaugurée en 2020 ?", p)
     assert composed is not None and "syndicat Sirap" in composed.text
+
+
+def test_a_reader_span_the_question_already_holds_is_no_short_answer() -> None:
+    question = "Quelles sont les six villes qui partageront leurs expériences ?"
+    p = passage("Six villes partageront avec nous leurs expériences et leurs projets.", title="Programme")
+    composed = ExtractiveGenerator(reader=fake_reader({0: ("Six villes", 5.0)})).compose(question, [p], "fr")
+    assert composed is not None and not composed.text.startswith("**")

@@ -403,7 +403,8 @@ class ExtractiveGenerator:
                 within: list[tuple[int, int] | None] = [None] * len(wanted)
                 within[k] = (a.best.start, a.best.end)
                 span = reading.spans(within)[k]
-                if span is not None and span.score >= SPAN_FLOOR:
+                # words the question already holds answer nothing ("Quelles sont les six villes … ?": "six villes")
+                if span is not None and span.score >= SPAN_FLOOR and not _restates(span.text, question):
                     a.span = span.text
 
     def _key_terms(self, question: str) -> set[str]:
@@ -627,6 +628,12 @@ def _attach_list_items(sentences: list[_Sentence]) -> None:
                     break
                 items.append(nxt.text)
             s.unit = " ".join([s.text, *items])
+
+
+def _restates(span: str, question: str) -> bool:
+    """Whether every word of the span is already in the question."""
+    words = set(tokens(span, keep_stop_words=True))
+    return not words or words <= set(tokens(question, keep_stop_words=True))
 
 
 def _items_after(s: _Sentence) -> list[_Sentence]:
