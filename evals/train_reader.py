@@ -35,8 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--squad", type=Path, default=Path(os.environ.get("AIMF_PIAF", PIAF)), help="fichier SQuAD (PIAF)")
     p.add_argument("--half", choices=["even", "odd", "all"], default="even",
                    help="articles d'entraînement (les autres sont mesurés ; all : aucun n'est mesuré)")
-    p.add_argument("--layers", type=int, default=4, help="couches du haut entraînées")
-    p.add_argument("--epochs", type=float, default=4.0)
+    p.add_argument("--layers", type=int, default=5, help="couches du haut entraînées")
+    p.add_argument("--epochs", type=float, default=6.0)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=3e-4, help="taux des couches entraînées")
     p.add_argument("--lr-head", type=float, default=2e-3)

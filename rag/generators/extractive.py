@@ -326,10 +326,10 @@ class ExtractiveGenerator:
         chosen: list[_Sentence] = []
         for a in found:
             best = a.best
-            more = self._list_around(best, sentences) if _LIST_Q.search(question) or best.text.rstrip().endswith(":") \
-                else []
-            if len(more) > 1:
-                pass  # the list and the line introducing it
+            listed = self._list_around(best, sentences) \
+                if _LIST_Q.search(question) or best.text.rstrip().endswith(":") else []
+            if len(listed) > 1:
+                more = listed  # the list and the line introducing it
             elif len(found) > 1:
                 more = [best]  # one cited sentence per part
             else:
