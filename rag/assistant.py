@@ -204,13 +204,10 @@ class Assistant:
         # each part's best passage first, then each part's second
         picked = list(dict.fromkeys(d.id for rank in itertools.zip_longest(*found) for d in rank if d))[: len(docs)]
         by_id = {d.id: d for hits in found for d in hits}
-        keep = set(picked)
-        for d in docs:
-            if len(keep) >= len(docs):
-                break
-            keep.add(d.id)
-        present = [d for d in docs if d.id in keep]
-        return present + [by_id[i] for i in picked if i not in {d.id for d in docs}]
+        filling = [d.id for d in docs if d.id not in picked][: len(docs) - len(picked)]
+        keep = set(picked) | set(filling)
+        present = {d.id for d in docs}
+        return [d for d in docs if d.id in keep] + [by_id[i] for i in picked if i not in present]
 
     def _write(self, name: str, question: str, passages: list[Passage], lang: str, query_vector, base: dict,
                verbose: bool, failed: str | None = None):

@@ -222,6 +222,7 @@ class _Sentence:
     words: set[str] = field(default_factory=set, repr=False, compare=False)
     subject: set[str] = field(default_factory=set, repr=False, compare=False)
     unit: str = ""  # the sentence, or for a line introducing a list ("… :"), the line and its items
+    before: str = field(default="", repr=False, compare=False)  # its passage's text before it, folded (context_text)
     # The sentences before and after it in its passage (set once, read by scoring, typed checks and support).
     prev: "_Sentence | None" = field(default=None, repr=False, compare=False)
     next: "_Sentence | None" = field(default=None, repr=False, compare=False)
@@ -427,11 +428,11 @@ class ExtractiveGenerator:
                 # the passage named before it, unless it names another in their place ("Ils couvraient trois
                 # thèmes :" after "En 2017, la Fondation Gates …" is about the Gates initiative of 2017).
                 words = set(tokens(text))
-                before = context_text(p.text[:start]) if named and start else ""
+                before = context_text(p.text[:start])
                 inherited = {t for c, ts in named if before and holds(c, before) and not parallel(c, text, question)
                              for t in ts}
                 s = _Sentence(pi, start, end, text, lex=coverage(q_terms, words | subject[pi], self.idf),
-                              words=words, subject=subject[pi])
+                              words=words, subject=subject[pi], before=before)
                 s.read_lex = coverage(q_terms, words | subject[pi] | inherited, self.idf) if inherited else s.lex
                 s.on_topic = bool(words & q_terms)
                 s.foreign = bool(p.lang) and p.lang != q_lang
@@ -617,17 +618,9 @@ def _previous_terms(s: _Sentence) -> set[str]:
 
 def _attach_list_items(sentences: list[_Sentence]) -> None:
     """Give every sentence its answering unit: a line ending with ":" answers through the items that follow."""
-    for i, s in enumerate(sentences):
-        if s.unit:
-            continue
-        s.unit = s.text
-        if s.text.rstrip().endswith(":"):
-            items = []
-            for nxt in sentences[i + 1:]:
-                if nxt.passage != s.passage or not nxt.is_item:
-                    break
-                items.append(nxt.text)
-            s.unit = " ".join([s.text, *items])
+    for s in sentences:
+        if not s.unit:
+            s.unit = " ".join([s.text, *(i.text for i in _items_after(s))]) if s.text.rstrip().endswith(":") else s.text
 
 
 def _restates(span: str, question: str) -> bool:
@@ -682,7 +675,7 @@ class _Context:
         # The line before a list item or a table row is its sibling, about another thing: no context.
         sibling = s.is_item or TABLE_ROW.match(s.text) is not None
         self.own = context_text(s.unit, passage.title, passage.section)
-        self.before = "" if sibling else context_text(passage.text[: s.start])
+        self.before = "" if sibling else s.before
 
     def missing(self, needed: list[Constraint], question: str) -> list[Constraint]:
         if self.lenient is not None:  # across languages only years, acronyms and lone names are checked
