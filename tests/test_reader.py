@@ -157,6 +157,31 @@ def test_best_span_keeps_the_better_window_of_a_passage_and_one_span_per_passage
     assert spans[0].score == pytest.approx(10.0)
 
 
+def test_a_span_is_chosen_away_from_the_question_words_but_keeps_the_model_score():
+    text = "grise plus claire que le noir"
+    offsets = [(0, 5), (6, 10), (11, 17), (18, 21), (22, 24), (25, 29)]
+    w = Window([0] * (3 + len(offsets) + 1), 3, offsets, 0)
+    logits = np.zeros((len(w.ids), 2), np.float32)
+    logits[3 + 0, 0] = 5.0  # starts on "grise"
+    logits[3 + 5, 1] = 4.0  # ends best on "noir", a word of the question
+    logits[3 + 0, 1] = 3.0  # ends second best on "grise"
+    (plain,) = best_spans([logits], [w], [text])
+    assert plain.text == text
+    (chosen,) = best_spans([logits], [w], [text], question_words=frozenset({"noir"}))
+    assert (chosen.text, chosen.score) == ("grise", 8.0)  # 5 + 3: the model's own score, no cost in it
+
+
+def test_a_span_is_made_of_whole_words():
+    text = "vers la fin des années 1950 au plus tard"
+    # the model's tokens cut "1950" in two: "19" (22-24) and "50" (24-26)
+    offsets = [(0, 4), (5, 7), (8, 11), (12, 15), (16, 22), (22, 24), (24, 26), (27, 29)]
+    w = Window([0] * (3 + len(offsets) + 1), 3, offsets, 0)
+    logits = np.zeros((len(w.ids), 2), np.float32)
+    logits[3 + 6, :] = 5.0  # start and end on "50"
+    (span,) = best_spans([logits], [w], [text])
+    assert span.text == "1950"
+
+
 # ---------------------------------------------------------------------------------------------- the shipped reader
 
 

@@ -328,3 +328,12 @@ def test_a_reader_span_the_question_already_holds_is_no_short_answer() -> None:
     p = passage("Six villes partageront avec nous leurs expériences et leurs projets.", title="Programme")
     composed = ExtractiveGenerator(reader=fake_reader({0: ("Six villes", 5.0)})).compose(question, [p], "fr")
     assert composed is not None and not composed.text.startswith("**")
+
+
+def test_a_reader_span_of_stop_words_alone_is_no_short_answer() -> None:
+    question = "Quelle longueur de conduites compte le réseau inauguré à Kindia ?"
+    p = passage("Un nouveau réseau a été inauguré à Kindia en 2024.", title="Réseau de Kindia")
+    composed = ExtractiveGenerator(reader=fake_reader({0: ("Un", 5.0)})).compose(question, [p], "fr")
+    assert composed is not None and "inauguré à Kindia" in composed.text and not composed.text.startswith("**")
+    named = ExtractiveGenerator(reader=fake_reader({0: ("Un nouveau réseau", 5.0)})).compose(question, [p], "fr")
+    assert named.text.startswith("**Un nouveau réseau**")

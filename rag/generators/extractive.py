@@ -403,7 +403,7 @@ class ExtractiveGenerator:
                 k = wanted.index(a.best.passage)
                 within: list[tuple[int, int] | None] = [None] * len(wanted)
                 within[k] = (a.best.start, a.best.end)
-                span = reading.spans(within)[k]
+                span = reading.spans(within, frozenset(tokens(question)))[k]
                 # words the question already holds answer nothing ("Quelles sont les six villes … ?": "six villes")
                 if span is not None and span.score >= SPAN_FLOOR and not _restates(span.text, question):
                     a.span = span.text
@@ -624,9 +624,10 @@ def _attach_list_items(sentences: list[_Sentence]) -> None:
 
 
 def _restates(span: str, question: str) -> bool:
-    """Whether every word of the span is already in the question."""
+    """Whether the span tells nothing: every word of it is already in the question, or it is made of stop words
+    alone ("un", "Les")."""
     words = set(tokens(span, keep_stop_words=True))
-    return not words or words <= set(tokens(question, keep_stop_words=True))
+    return not tokens(span) or words <= set(tokens(question, keep_stop_words=True))
 
 
 def _items_after(s: _Sentence) -> list[_Sentence]:
