@@ -8,6 +8,11 @@ span lies in the answer sentence (against word overlap and the base e5 cosine ch
 telling a real question from its near-miss. Writes the trained layers and head (float16 safetensors) and a card
 with the base model's identity, seed, data sha256 and figures; the figures go to bench-results too. Same seed, data
 and steps give the same weights and figures (`--max-steps` repeats a run cut by `--max-minutes`).
+
+`--gold dev` adds the project's own dev questions (evals/reader_gold.py: answers placed in the passages the corpus
+index returns, unanswerable questions with their retrieved passages as real near-misses; the test half is refused),
+and `--init DIR` continues from a trained reader: the shipped weights are PIAF first, then the gold dev half with
+300 PIAF questions again (`make reader` runs both; the card records the first stage's weights and data).
 """
 
 from __future__ import annotations
@@ -46,6 +51,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-steps", type=int, default=None, help="arrête après n pas (même calendrier de taux)")
     p.add_argument("--limit-questions", type=int, default=None, help="essai rapide : n premières questions d'entraînement")
     p.add_argument("--eval-limit", type=int, default=None, help="au plus n questions mesurées (sous-ensemble fixe)")
+    p.add_argument("--gold", type=Path, nargs="+", default=[],
+                   help="jeux de questions JSONL ajoutés à l'entraînement, ou « dev » pour la moitié dev "
+                        "(evals/datasets/splits.json ; la moitié test est refusée) : réponses placées dans les "
+                        "passages que l'index du corpus retrouve (lancez d'abord « aimf ingest »)")
+    p.add_argument("--init", type=Path, default=None,
+                   help="partir d'un lecteur déjà entraîné (dossier avec card.json) au lieu du modèle de base")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=MODEL_DIR, help="dossier du lecteur livré")
     p.add_argument("--no-save", action="store_true", help="mesurer seulement")
@@ -142,8 +153,14 @@ def run(args: argparse.Namespace) -> int:
         for a in train_articles:
             a.questions, budget = a.questions[: max(budget, 0)], budget - len(a.questions)
     examples = training_examples(train_articles, args.seed, maker)
-    files = _sha256([args.squad])
-    data_sha = hashlib.sha256(json.dumps([files, args.half, args.limit_questions]).encode()).hexdigest()
+    gold_files = _gold_files(args.gold)
+    files = _sha256([args.squad, *gold_files])
+    gold = _gold_examples(gold_files, settings) if gold_files else []
+    examples += gold
+    # The gold examples depend on the index (corpus and retrieval): their own text is hashed, not only the files.
+    gold_sha = hashlib.sha256(json.dumps([[e.question, e.title, e.text, e.start] for e in gold]).encode()).hexdigest()
+    data_sha = hashlib.sha256(json.dumps([files, args.half, args.limit_questions]
+                                         + ([gold_sha] if gold else [])).encode()).hexdigest()
     cases = eval_cases(test_articles, args.seed, maker)
     if args.eval_limit and len(cases) > args.eval_limit:
         step = len(cases) / args.eval_limit
@@ -151,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
 
     # ---- model
     net = make_network(model_path)
+    parent = _start_from(net, args.init, args.layers, model_path) if args.init else None
     encoder = SpanEncoder(Path(model_path) / "tokenizer.json", args.max_len)
     encoded = encode_examples(encoder, examples)
     print(f"données : {len(examples)} exemples ({sum(e.start is not None for e in examples)} avec réponse), "
@@ -253,7 +271,7 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "data": {"sha256": data_sha, "files": {Path(k).name: v for k, v in files.items()},
                  "train_articles": args.half, "examples": len(examples), "usable": len(encoded),
-                 "limit_questions": args.limit_questions},
+                 "limit_questions": args.limit_questions, "gold_examples": len(gold)},
         "training": {"epochs": args.epochs, "batch": args.batch, "lr_layers": args.lr, "lr_head": args.lr_head,
                      "steps": done, "steps_planned": total, "seconds": round(train_seconds, 1),
                      "threads": args.threads},
@@ -264,6 +282,8 @@ def run(args: argparse.Namespace) -> int:
         figures["measured_on"] = {"articles": "odd" if args.half == "even" else "even", "questions": len(cases)}
         print("lecteur :", json.dumps(figures["reader"]))
     card["figures"] = figures
+    if parent:
+        card["init"] = parent
     if not args.no_save:
         from safetensors.torch import save_file
 
@@ -278,10 +298,67 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gold_files(given: list[Path]) -> list[Path]:
+    """The gold files to train on: "dev" stands for the dev half's groups; a file of the test half is refused (its
+    figures are reported, never learnt from)."""
+    from evals.splits import load_splits, split_files
+
+    files = [f for g in given for f in (split_files("dev") if str(g) == "dev" else [g])]
+    frozen = {Path(g["file"]).resolve() for g in load_splits().values() if g["split"] == "test"}
+    for f in files:
+        if not f.is_file():
+            raise SystemExit(f"jeu de questions introuvable : {f}")
+        if f.resolve() in frozen:
+            raise SystemExit(f"{f} appartient à la moitié test (figée) : on ne s'entraîne jamais dessus")
+    return list(dict.fromkeys(files))
+
+
+def _gold_examples(paths: list[Path], settings) -> list:
+    """Examples from gold JSONL question sets, each question put to the retriever over the indexed corpus."""
+    from evals.dataset import load_dataset
+    from evals.reader_gold import GoldStats, gold_examples
+    from rag.assistant import Assistant, to_passage
+
+    assistant = Assistant(settings)
+    if assistant.retriever.store.count() == 0:
+        raise SystemExit(f"index vide dans {settings.data_dir} : lancez « aimf ingest » avant --gold")
+    stats = GoldStats()
+
+    def search(question: str) -> list[tuple[str, str]]:
+        return [(p.title, p.text) for p in map(to_passage, assistant.retriever.search(question, k=settings.k))]
+
+    examples = gold_examples([q for path in paths for q in load_dataset(path)], search, stats)
+    print(f"questions de référence : {stats.questions} ({stats.placed} réponses placées, {stats.unplaced} non "
+          f"placées, {stats.unanswerable} sans réponse) : {len(examples)} exemples")
+    return examples
+
+
+def _start_from(net, folder: Path, layers: int, model_path) -> dict:
+    """Load a trained reader's layers and head into ``net``; what it was is recorded in the new card."""
+    import torch
+    from safetensors.torch import load_file
+
+    from rag.reader import read_card
+
+    card = read_card(folder)
+    if int(card["layers_trained"]) != layers:
+        raise SystemExit(f"{folder} : {card['layers_trained']} couches entraînées, --layers {layers} demandé")
+    if card["base_model"]["weights_sha256"] != base_identity(model_path):
+        raise SystemExit(f"{folder} : lecteur entraîné sur un autre modèle de base")
+    weights = folder / WEIGHTS_NAME
+    params = dict(net.named_parameters())
+    with torch.no_grad():
+        for name, value in load_file(str(weights)).items():
+            params[name].copy_(value.to(torch.float32))
+    return {"weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(), "data": card.get("data"),
+            "training": card.get("training"), "seed": card.get("seed")}
+
+
 def _record(path: Path, label: str, card: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     results = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    results[label] = {k: card[k] for k in ("base_model", "layers_trained", "seed", "data", "training", "figures")}
+    results[label] = {k: card[k] for k in ("base_model", "layers_trained", "seed", "data", "training", "figures",
+                                           "init") if k in card}
     path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
