@@ -319,8 +319,14 @@ def _gold_examples(paths: list[Path], settings) -> list:
     from evals.reader_gold import GoldStats, gold_examples
     from rag.assistant import Assistant, to_passage
 
+    from rag.store import IndexMissingError
+
     assistant = Assistant(settings)
-    if assistant.retriever.store.count() == 0:
+    try:
+        empty = assistant.retriever.store.count() == 0
+    except IndexMissingError as exc:
+        raise SystemExit(f"{exc} (--gold lit les passages que l'index retrouve)") from None
+    if empty:
         raise SystemExit(f"index vide dans {settings.data_dir} : lancez « aimf ingest » avant --gold")
     stats = GoldStats()
 
