@@ -167,8 +167,7 @@ def run(args: argparse.Namespace) -> int:
         cases = [cases[int(i * step)] for i in range(args.eval_limit)]
 
     # ---- model
-    net = make_network(model_path)
-    parent = _start_from(net, args.init, args.layers, model_path) if args.init else None
+    net, parent = _start_from(model_path, args.init, args.layers) if args.init else (make_network(model_path), None)
     encoder = SpanEncoder(Path(model_path) / "tokenizer.json", args.max_len)
     encoded = encode_examples(encoder, examples)
     print(f"données : {len(examples)} exemples ({sum(e.start is not None for e in examples)} avec réponse), "
@@ -318,7 +317,6 @@ def _gold_examples(paths: list[Path], settings) -> list:
     from evals.dataset import load_dataset
     from evals.reader_gold import GoldStats, gold_examples
     from rag.assistant import Assistant, to_passage
-
     from rag.store import IndexMissingError
 
     assistant = Assistant(settings)
@@ -339,25 +337,21 @@ def _gold_examples(paths: list[Path], settings) -> list:
     return examples
 
 
-def _start_from(net, folder: Path, layers: int, model_path) -> dict:
-    """Load a trained reader's layers and head into ``net``; what it was is recorded in the new card."""
-    import torch
-    from safetensors.torch import load_file
+def _start_from(model_path, folder: Path, layers: int):
+    """The network of a trained reader (loaded and checked as the assistant loads it), to train further; and what
+    it was, for the new card."""
+    from rag.reader import ReaderError
 
-    from rag.reader import read_card
-
-    card = read_card(folder)
+    try:
+        reader = Reader.open(model_path, folder, bf16=False)
+    except ReaderError as exc:
+        raise SystemExit(str(exc)) from None
+    card = reader.card
     if int(card["layers_trained"]) != layers:
         raise SystemExit(f"{folder} : {card['layers_trained']} couches entraînées, --layers {layers} demandé")
-    if card["base_model"]["weights_sha256"] != base_identity(model_path):
-        raise SystemExit(f"{folder} : lecteur entraîné sur un autre modèle de base")
-    weights = folder / WEIGHTS_NAME
-    params = dict(net.named_parameters())
-    with torch.no_grad():
-        for name, value in load_file(str(weights)).items():
-            params[name].copy_(value.to(torch.float32))
-    return {"weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(), "data": card.get("data"),
-            "training": card.get("training"), "seed": card.get("seed")}
+    weights = (folder / WEIGHTS_NAME).read_bytes()
+    return reader.net, {"weights_sha256": hashlib.sha256(weights).hexdigest(), "data": card.get("data"),
+                        "training": card.get("training"), "seed": card.get("seed")}
 
 
 def _record(path: Path, label: str, card: dict) -> None:
