@@ -28,7 +28,7 @@ from rag.lang import detect_lang
 from rag.observability import log_answer
 from rag.retrieval import HybridRetriever
 from rag.relevance import coverage, support
-from rag.question import constraints, context_text, missing, normalize_typography, parts
+from rag.question import constraints, context_text, missing, normalize_typography, parts, untranslated_names
 from rag.reader import RELEVANCE_FLOOR, RELEVANCE_PASSAGES, Reader, Reading
 from rag.rewrite import rewrite
 from rag.settings import Settings, get_settings
@@ -446,7 +446,8 @@ def missing_names(question: str, passages: list[Passage], names: bool = True) ->
     a city, person or year the documents never name is not answered by a passage about another one.
     Across languages only years, acronyms and lone names count ("European Union" is "Union européenne" in the text)."""
     haystack = context_text(*(f"{p.text} {p.title}" for p in passages))
-    return [c.text for c in missing(constraints(question, names), haystack)]
+    absent = [c.text for c in missing(constraints(question, names), haystack)]
+    return absent if names else absent + untranslated_names(question, haystack)
 
 
 class StreamReset(str):

@@ -218,6 +218,32 @@ def context_text(*parts: str) -> str:
     return fold(" ".join(p for p in parts if p)).replace("-", " ")
 
 
+def untranslated_names(question: str, folded_context: str) -> list[str]:
+    """Across languages a run of capitalised words may be translated word by word ("European Union" is "Union
+    européenne"), so ``constraints(names=False)`` leaves runs out; but a run none of whose words appears in any
+    form, the word or its first five letters at a word start ("James Wolfe", "Coupe Stanley"), is named nowhere."""
+    lenient = {c.text for c in constraints(question, names=False)}
+    runs: list[list[str]] = []
+    last = -2
+    words = _WORD.findall(question)
+    positions = {_bare(w).strip("-"): i for i, w in enumerate(words)}
+    for c in constraints(question):
+        if c.kind != "name" or c.text in lenient:
+            continue
+        i = positions.get(c.text, -2)
+        if runs and 0 < i - last <= 3:
+            runs[-1].append(c.text)
+        else:
+            runs.append([c.text])
+        last = i
+
+    def named(word: str) -> bool:
+        stem = fold(word)[:5]
+        return re.search(rf"(?<!\w){re.escape(stem)}", folded_context) is not None
+
+    return [" ".join(run) for run in runs if not any(named(w) for w in run)]
+
+
 def missing(found: list[Constraint], folded_context: str) -> list[Constraint]:
     return [c for c in found if not holds(c, folded_context)]
 

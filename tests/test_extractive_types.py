@@ -66,6 +66,19 @@ def test_names_absent_from_the_passages_allow_a_small_misspelling_of_a_long_name
     assert missing_names("Que fit Gesualdo en 1998 ?", passages) == ["1998"]
 
 
+def test_across_languages_a_name_translated_word_by_word_passes_but_one_named_nowhere_is_absent():
+    from rag.answer import Passage
+    from rag.assistant import missing_names
+
+    passages = [Passage(chunk_id="c1", source="a.md", title="Partenariat", lang="fr",
+                        text="Le partenariat stratégique avec l'Union européenne date de 2015."),
+                Passage(chunk_id="c2", source="b.md", title="Bureau", lang="en", text="The Bureau met in Hue.")]
+    # names=False: the passages are in two languages, as the assistant calls it then
+    assert missing_names("Since when is the European Union a partner?", passages, names=False) == []
+    assert missing_names("Who did General James Wolfe fight?", passages, names=False) == ["General James Wolfe"]
+    assert missing_names("When did the Bureau meet in Dakar?", passages, names=False) == ["Dakar"]  # a lone name
+
+
 def test_a_year_of_any_era_answers_a_when_question_when_introduced_as_one() -> None:
     q = "En quelle année Tahert devient-elle capitale ?"
     assert holds(q, "Tahert devient la capitale des Rostémides en 761.")
