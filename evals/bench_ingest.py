@@ -12,7 +12,7 @@ import shutil
 import time
 from pathlib import Path
 
-DEFAULT_DATASET = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "piaf" / "piaf-dev.json"
+from evals.dataset import PIAF as DEFAULT_DATASET
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

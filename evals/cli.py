@@ -10,6 +10,7 @@ SUBCOMMANDS = {
     "compare": ("evals.compare", "comparer des essais côte à côte (écarts et intervalles de confiance)"),
     "from-feedback": ("evals.feedback", "transformer les avis des utilisateurs en questions de test"),
     "gate": ("evals.gate", "échouer quand une métrique passe sous son seuil (intégration continue)"),
+    "off-topic": ("evals.off_topic", "poser des questions sur d'autres sujets : chaque réponse donnée est fausse"),
     "fit-relevance": ("evals.fit_relevance", "réajuster le modèle de pertinence (seuil d'abstention) sur un fichier SQuAD"),
     "fit-cross-lingual": ("evals.fit_cross_lingual",
                           "réajuster les constantes entre langues (écart de cosinus, modèle cosinus seul, seuil de "

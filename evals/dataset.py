@@ -14,6 +14,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+# A French QA set (PIAF dev, SQuAD format) beside the checkout, for benchmarks and training; absent on most machines.
+PIAF = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "piaf" / "piaf-dev.json"
+
 
 class GoldSetError(ValueError):
     """A gold-set file cannot be used as given; the message names the file and line."""

@@ -28,11 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from evals.dataset import PIAF  # beside the checkout, or AIMF_PIAF / --squad
 from rag.reader import (CARD_NAME, FORMAT, MAX_LEN, MODEL_DIR, WEIGHTS_NAME, Reader, SpanEncoder, Window,
                         base_identity, make_network, trained_names)
-
-# The French QA data beside the checkout (../shared/data/piaf), or AIMF_PIAF / --squad.
-PIAF = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "piaf" / "piaf-dev.json"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -193,3 +193,30 @@ def test_a_gold_set_run_indexes_a_missing_corpus_and_says_when_the_index_is_too_
     assert summary["config"]["index"] == {"chunks": 2, "documents": 2}
     assert any("recall@5 n'y mesure presque rien" in n for n in summary["notices"])
     assert summary["recall_at_5"] == 1.0 and summary["n"] == 1
+
+
+def test_off_topic_command_counts_every_answer_to_a_question_on_another_subject(bundled_index, tmp_path: Path) -> None:
+    """`aimf eval off-topic` through the real assistant: a question the corpus never touches must be declined; one
+    it does answer (here, about the speech, slipped in) is counted and written out."""
+    settings, _ = bundled_index
+    env = {**os.environ, "AIMF_DATA_DIR": str(settings.data_dir), "AIMF_EMBEDDING_MODEL": settings.embedding_model,
+           "HF_HUB_OFFLINE": "1"}
+    asked = ["Qui a écrit Les Misérables ?", "Quelle est la capitale de l'Australie ?",
+             "Qui prononce ce discours d'ouverture ?"]
+    questions = tmp_path / "ailleurs.jsonl"
+    questions.write_text("".join(json.dumps({"id": f"q{i}", "lang": "fr", "question": q, "answerable": False}) + "\n"
+                                 for i, q in enumerate(asked)), encoding="utf-8")
+    out = tmp_path / "off-topic.json"
+    aimf = str(Path(sys.executable).parent / "aimf")
+    proc = subprocess.run([aimf, "eval", "off-topic", "--questions", str(questions), "--limit", "10", "--out", str(out),
+                           "--quiet"], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text(encoding="utf-8"))
+    answered = [a["question"] for a in result["answered_questions"]]
+    assert result["asked"] == 3 and result["answered"] == len(answered)
+    assert "Qui prononce ce discours d'ouverture ?" in answered  # the speech's own question is answered
+    assert "Qui a écrit Les Misérables ?" not in answered  # a name no document holds
+    assert f"{len(answered)}/3" in proc.stdout
+    bad = subprocess.run([aimf, "eval", "off-topic", "--questions", str(questions), "--limit", "0"], env=env,
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert bad.returncode != 0 and "--limit" in bad.stderr
