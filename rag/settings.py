@@ -127,8 +127,12 @@ class Settings(BaseSettings):
     @field_validator("reader")
     @classmethod
     def _reader_choice(cls, v: str) -> str:
-        if v not in ("auto", "off") and not (Path(v) / "card.json").is_file():
-            raise ValueError(f"AIMF_READER : « auto », « off » ou le dossier d'un lecteur entraîné (card.json) ; "
+        if v in ("auto", "off"):
+            return v
+        from rag.reader import CARD_NAME  # here, not at the top: rag.reader imports these settings
+
+        if not (Path(v) / CARD_NAME).is_file():
+            raise ValueError(f"AIMF_READER : « auto », « off » ou le dossier d'un lecteur entraîné ({CARD_NAME}) ; "
                              f"« {v} » n'en est pas un")
         return v
 
