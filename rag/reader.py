@@ -7,7 +7,8 @@ logits minus the first token's, so a score below zero means the reader would rat
 Only what training changed ships with the project: the top encoder layers and the head, float16 safetensors in
 ``rag/models/reader/``, with a JSON card that binds them to the base model's weights (sha256). On another base
 model the top layers would read vectors they were never trained on: loading refuses, clearly.
-``aimf train reader`` rebuilds the files (evals/train_reader.py).
+``aimf train reader`` (evals/train_reader.py) trains it: on PIAF first, then on the project's dev questions put to
+the indexed corpus (``--gold dev --init``); ``make reader`` rebuilds the shipped files with both stages.
 """
 
 from __future__ import annotations
