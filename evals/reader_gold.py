@@ -3,7 +3,7 @@
 PIAF teaches the reader Wikipedia; these teach it the association's documents: amounts, dates, posts, programme
 names, and above all questions the documents do NOT answer although a passage about the same thing is retrieved
 (the real near-misses, which swapped names only imitate). Each question is put to the real retriever over the
-indexed corpus, as in the assistant:
+indexed corpus (one search for the whole question; the assistant also searches each part of a two-part question):
 - answerable: the retrieved passage that holds an evidence phrase, with the answer's characters in it (the
   reference itself when the passage holds it, else its key terms inside the evidence); plus one retrieved passage
   holding neither (no answer);

@@ -225,8 +225,7 @@ def untranslated_names(question: str, folded_context: str) -> list[str]:
     lenient = {c.text for c in constraints(question, names=False)}
     runs: list[list[str]] = []
     last = -2
-    words = _WORD.findall(question)
-    positions = {_bare(w).strip("-"): i for i, w in enumerate(words)}
+    positions = {_bare(w).strip("-"): i for i, w in enumerate(_WORD.findall(question))}
     for c in constraints(question):
         if c.kind != "name" or c.text in lenient:
             continue
@@ -236,12 +235,9 @@ def untranslated_names(question: str, folded_context: str) -> list[str]:
         else:
             runs.append([c.text])
         last = i
-
-    def named(word: str) -> bool:
-        stem = fold(word)[:5]
-        return re.search(rf"(?<!\w){re.escape(stem)}", folded_context) is not None
-
-    return [" ".join(run) for run in runs if not any(named(w) for w in run)]
+    # five letters are under holds' misspelling length: the prefix itself, at a word start
+    return [" ".join(run) for run in runs
+            if not any(holds(Constraint(fold(w)[:5], "name"), folded_context) for w in run)]
 
 
 def missing(found: list[Constraint], folded_context: str) -> list[Constraint]:
