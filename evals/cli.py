@@ -12,6 +12,8 @@ SUBCOMMANDS = {
     "gate": ("evals.gate", "échouer quand une métrique passe sous son seuil (intégration continue)"),
     "off-topic": ("evals.off_topic", "poser des questions sur d'autres sujets : chaque réponse donnée est fausse"),
     "fit-relevance": ("evals.fit_relevance", "réajuster le modèle de pertinence (seuil d'abstention) sur un fichier SQuAD"),
+    "fit-answerable": ("evals.fit_answerable",
+                       "réajuster le modèle qui décide de répondre (pertinence et lecteur entraîné) sur un fichier SQuAD"),
     "fit-cross-lingual": ("evals.fit_cross_lingual",
                           "réajuster les constantes entre langues (écart de cosinus, modèle cosinus seul, seuil de "
                           "phrase) sur la moitié dev"),

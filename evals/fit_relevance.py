@@ -31,11 +31,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.progress import track
 
     from evals.dataset import is_squad
-    from evals.squad import index_squad, load_squad
-    from rag.assistant import Assistant, to_passage
+    from evals.squad import index_squad
+    from rag.assistant import Assistant
     from rag.settings import get_settings
 
     err = Console(stderr=True)
@@ -47,21 +46,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     settings, questions, _ = index_squad(get_settings(), args.dataset)
     assistant = Assistant(settings)
-    paragraphs, _ = load_squad(args.dataset)
     sample = random.Random(args.seed).sample(questions, min(args.questions, len(questions)))
-
-    def features(question: str, where: dict | None) -> np.ndarray:
-        vector = assistant.embeddings.embed_query(question)
-        docs = assistant.retriever.search(question, k=settings.k, where=where, query_vector=vector)
-        rows = [assistant.relevance_features(question, p, vector) for p in map(to_passage, docs)]
-        return np.array(rows or [(0.0, 0.0, 0.0)])
-
     with_article, without = [], []
-    for q in track(sample, description="Questions posées avec et sans leur article…", console=err):
-        article = q.source.split("/")[0]
-        with_article.append(features(q.question, None))
-        own = sorted(s for s in paragraphs if s.startswith(article + "/"))
-        without.append(features(q.question, {"source": {"$nin": own}}))
+    for q, vector, found, other in with_and_without(assistant, args.dataset, sample, err):
+        with_article.append(np.array([assistant.relevance_features(q.question, p, vector) for p in found] or [(0.0,) * 3]))
+        without.append(np.array([assistant.relevance_features(q.question, p, vector) for p in other] or [(0.0,) * 3]))
     result = fit_and_check(with_article, without)
     result.update(dataset=str(args.dataset), questions=len(sample), seed=args.seed, features=list(FEATURES))
     text = json.dumps(result, indent=2, ensure_ascii=False)
@@ -69,6 +58,25 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         args.out.write_text(text + "\n", encoding="utf-8")
     return 0
+
+
+def with_and_without(assistant, dataset: Path, sample: list, console):
+    """Each question of the sample with its query vector and the passages retrieved for it against the full index
+    (its article is there: it should be answered) and against the index without its article (it should not)."""
+    from rich.progress import track
+
+    from evals.squad import load_squad
+    from rag.assistant import to_passage
+
+    paragraphs, _ = load_squad(dataset)
+    k = assistant.settings.k
+    for q in track(sample, description="Questions posées avec et sans leur article…", console=console):
+        article = q.source.split("/")[0]
+        own = sorted(s for s in paragraphs if s.startswith(article + "/"))
+        vector = assistant.embeddings.embed_query(q.question)
+        found = assistant.retriever.search(q.question, k=k, query_vector=vector)
+        other = assistant.retriever.search(q.question, k=k, where={"source": {"$nin": own}}, query_vector=vector)
+        yield q, vector, [to_passage(d) for d in found], [to_passage(d) for d in other]
 
 
 def cross_validated(positives: list[np.ndarray], negatives: list[np.ndarray]) -> tuple[np.ndarray, list[float]]:

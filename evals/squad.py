@@ -41,6 +41,11 @@ def load_squad(path: Path) -> tuple[dict[str, tuple[str, str]], list[SquadQuesti
     return paragraphs, questions
 
 
+def article_index(source: str) -> int:
+    """The position in the file of the article a paragraph's source belongs to ("0041-…/002.md" -> 41)."""
+    return int(source.split("-", 1)[0])
+
+
 def squad_collection_name(path: Path) -> str:
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:10]
     return f"squad-{digest}"

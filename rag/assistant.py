@@ -27,7 +27,7 @@ from rag.generators.extractive import ExtractiveGenerator, SentenceVectors
 from rag.lang import detect_lang
 from rag.observability import log_answer
 from rag.retrieval import HybridRetriever
-from rag.relevance import coverage, support
+from rag.relevance import answerable, coverage, reader_decides, support
 from rag.question import constraints, context_text, missing, normalize_typography, parts, untranslated_names
 from rag.reader import RELEVANCE_FLOOR, RELEVANCE_PASSAGES, Reader, Reading
 from rag.rewrite import rewrite
@@ -340,22 +340,32 @@ class Assistant:
         for p in passages:  # kept on the passage: it is the relevance users are shown
             p.relevance = round(self.relevance(question, p, query_vector), 4)
         best = max(p.relevance for p in passages)
-        if best < self.settings.min_relevance and not self._reader_answers(question, passages):
-            return f"below relevance floor ({best:.2f})"
-        # A name may be translated in any passage of another language than the question's.
         q_lang = detect_lang(question)
         cross_lingual = any(p.lang and p.lang != q_lang for p in passages)
+        if self._answerable(question, passages, best, cross_lingual) < self.settings.min_relevance:
+            return f"below relevance floor ({best:.2f})"
+        # A name may be translated in any passage of another language than the question's.
         missing = missing_names(question, passages, names=not cross_lingual)
         if missing:
             return f"names absent from the passages: {', '.join(missing)}"
         return None
 
-    def _reader_answers(self, question: str, passages: list[Passage]) -> bool:
-        """The trained reader finds an answer it is sure of in the best passages: the estimate from words and
-        vectors misses paraphrases that the reader, reading question and passage together, follows."""
+    def _answerable(self, question: str, passages: list[Passage], best: float, cross_lingual: bool) -> float:
+        """Estimated probability that the passages answer the question: the best passage's relevance, with the trained
+        reader's most confident span in the best passages (rag/relevance.py: it follows paraphrases that words and
+        vectors miss, and finds nothing in a passage about something else). The passages are read only when the
+        reader can change the outcome. Across languages, where the reader's scores are not those the model was
+        fitted on, the reader only rescues: a span it is sure of answers whatever the relevance."""
+        floor = self.settings.min_relevance
+        undecided = best < floor if cross_lingual else reader_decides(best, floor)
+        if self._reader is None or not undecided:
+            return best
         reading = self._reading(question, [(p.title, p.text) for p in passages[:RELEVANCE_PASSAGES]])
         span = reading.best() if reading is not None else None
-        return span is not None and span.score >= RELEVANCE_FLOOR
+        score = span.score if span is not None else None
+        if cross_lingual:
+            return 1.0 if score is not None and score >= RELEVANCE_FLOOR else best
+        return answerable(best, score)
 
     def relevance(self, question: str, passage: Passage, query_vector) -> float:
         """Estimated probability that the passage answers the question (see rag/relevance.py)."""

@@ -43,11 +43,12 @@ TITLE_TOKENS = 24
 STRIDE = 64
 # Longest answer, in tokens: SQuAD-style answers are a few words; a whole clause is not a short answer.
 MAX_ANSWER_TOKENS = 24
-# Where the relevance estimate (words and vectors) would decline, the reader reads the best passages and answers
-# when its best span scores at least this (logits minus "no answer"). Refit for the reader trained on PIAF and the
-# gold dev half (its scores sit lower): PIAF dev odd articles, reader trained on the even ones, wrongful abstentions
-# 78 at 4, 74 at 3, 68 at 2; 400 PIAF questions put to the association's corpus (none answerable there) are answered
-# 44 times at 2, 3 or 4, and 44 times without any reader: the rescue lets no question about another subject through.
+# A question and passages in one language are decided by rag/relevance.answerable (relevance and the reader's best
+# span score in one fitted model). Across languages, where that model was not fitted, the reader only rescues: where
+# the relevance estimate would decline, it answers when its best span scores at least this (logits minus "no
+# answer"). Refit for the reader trained on PIAF and the gold dev half (its scores sit lower): PIAF dev odd articles,
+# reader trained on the even ones, wrongful abstentions 78 at 4, 74 at 3, 68 at 2; 400 PIAF questions put to the
+# association's corpus (none answerable there) are answered 44 times at 2, 3 or 4, and 44 times without any reader.
 RELEVANCE_FLOOR = 2.0
 RELEVANCE_PASSAGES = 3
 # An answer is what the question does not already say ("Quelle est la couleur de peau du rhinocéros ?": "grise",

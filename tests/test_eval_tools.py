@@ -275,6 +275,54 @@ def test_fit_relevance_refuses_a_file_that_is_not_squad(tmp_path: Path, capsys) 
     assert "SQuAD" in capsys.readouterr().err
 
 
+def test_fit_answerable_learns_what_the_reader_adds_and_beats_relevance_alone_on_held_out_articles() -> None:
+    """Synthetic questions: relevance is equally spread with and without the article (it tells nothing here); a
+    reader span scores high only with it. The fit must weigh the reader, and, scored on each article group with
+    weights fitted on the other, answer fewer questions without their article than the relevance alone at 0.2."""
+    import numpy as np
+
+    from evals.fit_answerable import fit_and_check
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(200):
+        relevance = float(rng.uniform(0.05, 0.6))
+        rows.append((relevance, float(rng.normal(6, 2)), 1))
+        rows.append((relevance, float(rng.normal(-6, 2)) if i % 4 else None, 0))  # a quarter: no span at all
+    groups = np.array([i // 2 % 2 for i in range(len(rows))])
+    result = fit_and_check(rows, groups)
+    assert result["weights"]["reader_score"] > 0.2
+    at = result["floors"]["0.2"]
+    assert at["model"]["answered_with_article"] > 0.9 and at["model"]["answered_without_article"] < 0.1
+    assert at["relevance_alone"]["answered_without_article"] > 0.5  # the relevance alone cannot tell them apart
+
+
+def test_fit_answerable_refuses_a_file_that_is_not_squad_or_an_unusable_reader(tmp_path: Path, capsys) -> None:
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text('{"id": "q1", "lang": "fr", "question": "Q ?", "answer": "R", "evidence": ["R"], '
+                    '"type": "factual", "answerable": true}\n', encoding="utf-8")
+    assert main(["eval", "fit-answerable", "--dataset", str(gold), "--reader", str(tmp_path)]) == 2
+    assert "SQuAD" in capsys.readouterr().err
+    squad = tmp_path / "piaf.json"
+    squad.write_text(json.dumps({"data": [{"title": "T", "paragraphs": [{"context": "C", "qas": []}]}]}))
+    assert main(["eval", "fit-answerable", "--dataset", str(squad), "--reader", str(tmp_path / "absent")]) == 2
+    assert "lecteur inutilisable" in capsys.readouterr().err
+
+
+def test_answerability_rises_with_relevance_and_with_the_readers_confidence() -> None:
+    from rag.relevance import READER_SCORE_LIMIT, answerable, reader_decides
+
+    assert answerable(0.3, 5.0) > answerable(0.1, 5.0) and answerable(0.1, 5.0) > answerable(0.1, -5.0)
+    assert answerable(0.1, None) == answerable(0.1, -READER_SCORE_LIMIT) == answerable(0.1, -100.0)
+    # Where the reader cannot move the estimate across the floor, the relevance alone decides: no reading needed.
+    for tenth in range(1, 1000):
+        relevance = tenth / 1000
+        if not reader_decides(relevance, 0.2):
+            outcomes = {answerable(relevance, score) >= 0.2 for score in (-READER_SCORE_LIMIT, 0.0, READER_SCORE_LIMIT)}
+            assert len(outcomes) == 1
+    assert not reader_decides(0.99, 0.2) and not reader_decides(0.001, 0.2) and reader_decides(0.15, 0.2)
+
+
 def test_relevance_estimate_rises_with_the_closest_sentence() -> None:
     from rag.relevance import support
 

@@ -229,24 +229,40 @@ def _assistant_with(reader):
     from collections import OrderedDict
 
     from rag.assistant import Assistant
+    from rag.settings import Settings
 
     assistant = Assistant.__new__(Assistant)  # no model, no index: only the reader's part of the relevance check
     assistant._lock, assistant._readings = threading.Lock(), OrderedDict()
+    assistant.settings = Settings(min_relevance=0.2)
     assistant.__dict__["_reader"] = reader
     return assistant
 
 
-def test_the_relevance_check_lets_a_sure_reader_answer_and_reads_once() -> None:
+def test_the_reader_decides_only_where_relevance_is_doubtful_and_reads_once() -> None:
+    question = "Combien d'emplacements pour vendre trouve-t-on aujourd'hui ?"
+    sure = FakeReader("près de 800 étals couverts", 10.0)
+    assistant = _assistant_with(sure)
+    assert assistant._answerable(question, [MARKET], 0.15, cross_lingual=False) >= 0.2
+    assert assistant._answerable(question, [MARKET], 0.15, cross_lingual=False) >= 0.2 and sure.calls == 1
+    doubtful = _assistant_with(FakeReader("près de 800 étals couverts", -10.0))
+    assert doubtful._answerable(question, [MARKET], 0.15, cross_lingual=False) < 0.2
+    assert _assistant_with(FakeReader("rien de tel", 10.0))._answerable(question, [MARKET], 0.15, False) < 0.2
+    assert _assistant_with(None)._answerable(question, [MARKET], 0.15, cross_lingual=False) == 0.15
+    clear = FakeReader("près de 800 étals couverts", -10.0)
+    assert _assistant_with(clear)._answerable(question, [MARKET], 0.99, cross_lingual=False) == 0.99 and clear.calls == 0
+
+
+def test_across_languages_the_reader_only_rescues_a_span_it_is_sure_of() -> None:
     from rag.reader import RELEVANCE_FLOOR
 
-    question = "Combien d'emplacements pour vendre trouve-t-on aujourd'hui ?"
-    sure = FakeReader("près de 800 étals couverts", RELEVANCE_FLOOR + 1)
-    assistant = _assistant_with(sure)
-    assert assistant._reader_answers(question, [MARKET])
-    assert assistant._reader_answers(question, [MARKET]) and sure.calls == 1  # the writer's second look is free
-    assert not _assistant_with(FakeReader("près de 800 étals couverts", RELEVANCE_FLOOR - 1))._reader_answers(
-        question, [MARKET])
-    assert not _assistant_with(None)._reader_answers(question, [MARKET])
+    question = "How many market stalls are there today?"
+    sure = _assistant_with(FakeReader("près de 800 étals couverts", RELEVANCE_FLOOR + 1))
+    assert sure._answerable(question, [MARKET], 0.1, cross_lingual=True) >= 0.2
+    unsure = _assistant_with(FakeReader("près de 800 étals couverts", RELEVANCE_FLOOR - 1))
+    assert unsure._answerable(question, [MARKET], 0.1, cross_lingual=True) == 0.1
+    doubting = FakeReader("près de 800 étals couverts", -15.0)
+    assert _assistant_with(doubting)._answerable(question, [MARKET], 0.3, cross_lingual=True) == 0.3
+    assert doubting.calls == 0  # above the floor across languages: nothing to rescue, nothing read
 
 
 # --- a question in two parts: each part searched on its own ---------------------------------------------------

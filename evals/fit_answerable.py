@@ -1,0 +1,126 @@
+"""`aimf eval fit-answerable`: refit the answerability model (rag/relevance.answerable) on a SQuAD-format file.
+
+Each question of the chosen articles is asked twice, as `aimf eval fit-relevance` asks it: against the full index
+(its article is there: it should be answered) and against the index without its article (it should not). Two
+features per question, as at answer time: the logit of its best passage's relevance, and the best span score the
+trained reader finds in its best passages. A logistic model of the two is fitted, cross-validated by article halves
+(each half scored with weights fitted on the other), and the answered rates at several floors are set beside those
+of the relevance alone and of the rule "relevance at the floor, or a reader span of score RELEVANCE_FLOOR".
+
+The reader must not have seen these questions: train one on the other articles (`aimf train reader --half even`,
+then `--gold dev --init` as for the shipped one) and fit on `--articles odd`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+
+FLOORS = (0.1, 0.2, 0.3)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", type=Path, required=True, help="fichier au format SQuAD (ex. PIAF)")
+    p.add_argument("--reader", type=Path, required=True,
+                   help="dossier d'un lecteur entraîné sans ces questions (aimf train reader --half even --out DOSSIER)")
+    p.add_argument("--articles", choices=["odd", "even", "all"], default="odd",
+                   help="articles dont les questions sont posées (odd par défaut : ceux qu'un lecteur --half even n'a pas vus)")
+    p.add_argument("--questions", type=int, default=0, help="questions tirées au hasard (0, par défaut : toutes)")
+    p.add_argument("--seed", type=int, default=1, help="graine du tirage (1 par défaut)")
+    p.add_argument("--out", type=Path, default=None, help="fichier JSON où écrire les poids et les mesures")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from evals.dataset import is_squad
+    from evals.fit_relevance import with_and_without
+    from evals.squad import article_index, index_squad
+    from rag.assistant import Assistant
+    from rag.embeddings import resolve_model_path
+    from rag.reader import RELEVANCE_PASSAGES, Reader, ReaderError
+    from rag.settings import get_settings
+
+    err = Console(stderr=True)
+    if not args.dataset.is_file() or not is_squad(args.dataset):
+        err.print(f"[red]Erreur :[/] {args.dataset} n'est pas un fichier au format SQuAD.")
+        return 2
+    settings = get_settings()
+    try:
+        reader = Reader.open(resolve_model_path(settings), args.reader)
+    except (ReaderError, OSError) as exc:
+        err.print(f"[red]Erreur :[/] lecteur inutilisable ({args.reader}) : {exc}")
+        return 2
+    settings, questions, _ = index_squad(settings, args.dataset)
+    parity = {"odd": {1}, "even": {0}, "all": {0, 1}}[args.articles]
+    chosen = [q for q in questions if article_index(q.source) % 2 in parity]
+    sample = random.Random(args.seed).sample(chosen, min(args.questions or len(chosen), len(chosen)))
+    if len(sample) < 20:
+        err.print(f"[red]Erreur :[/] {len(sample)} questions : il en faut au moins 20.")
+        return 2
+    assistant = Assistant(settings)
+
+    def features(question: str, vector, passages) -> tuple[float, float | None]:
+        if not passages:
+            return 0.0, None
+        best = max(assistant.relevance(question, p, vector) for p in passages)
+        span = reader.reading(question, [(p.title, p.text) for p in passages[:RELEVANCE_PASSAGES]]).best()
+        return best, span.score if span is not None else None
+
+    rows, groups = [], []
+    for q, vector, found, other in with_and_without(assistant, args.dataset, sample, err):
+        rows += [(*features(q.question, vector, found), 1), (*features(q.question, vector, other), 0)]
+        groups += [article_index(q.source) // 2 % 2] * 2
+    result = fit_and_check(rows, np.array(groups))
+    result.update(dataset=str(args.dataset), reader=str(args.reader), articles=args.articles, questions=len(sample),
+                  seed=args.seed)
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+def design(rows: list[tuple[float, float | None, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(features, labels) of (best relevance, reader score or None, answerable) rows, as rag.relevance reads them."""
+    from rag.relevance import READER_SCORE_LIMIT, _logit
+
+    x = np.array([[_logit(rel), float(np.clip(-READER_SCORE_LIMIT if score is None else score, -READER_SCORE_LIMIT,
+                                              READER_SCORE_LIMIT))] for rel, score, _ in rows])
+    return x, np.array([label for _, _, label in rows])
+
+
+def fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression().fit(x, y)
+    return model.coef_[0], float(model.intercept_[0])
+
+
+def fit_and_check(rows: list[tuple[float, float | None, int]], groups: np.ndarray) -> dict:
+    """Weights fitted on every row; answered rates at each floor, each group scored with weights fitted on the
+    other, beside the relevance alone and the rescue rule."""
+    from scipy.special import expit
+
+    from rag.reader import RELEVANCE_FLOOR
+
+    x, y = design(rows)
+    held_out = np.zeros(len(y))
+    for g in (0, 1):
+        w, b = fit(x[groups != g], y[groups != g])
+        held_out[groups == g] = expit(x[groups == g] @ w + b)
+    w, b = fit(x, y)
+    relevance = expit(x[:, 0])
+    rates = {}
+    for t in FLOORS:
+        rule = (relevance >= t) | (x[:, 1] >= RELEVANCE_FLOOR)
+        rates[str(t)] = {name: {"answered_with_article": round(float(a[y == 1].mean()), 3),
+                                "answered_without_article": round(float(a[y == 0].mean()), 3)}
+                         for name, a in (("model", held_out >= t), ("relevance_alone", relevance >= t),
+                                         ("relevance_or_reader", rule))}
+    return {"weights": {"relevance_logit": round(float(w[0]), 4), "reader_score": round(float(w[1]), 4)},
+            "bias": round(b, 4), "floors": rates}
