@@ -87,10 +87,9 @@ def run(args: argparse.Namespace) -> int:
 
 def design(rows: list[tuple[float, float | None, int]]) -> tuple[np.ndarray, np.ndarray]:
     """(features, labels) of (best relevance, reader score or None, answerable) rows, as rag.relevance reads them."""
-    from rag.relevance import READER_SCORE_LIMIT, _logit
+    from rag.relevance import answerable_features
 
-    x = np.array([[_logit(rel), float(np.clip(-READER_SCORE_LIMIT if score is None else score, -READER_SCORE_LIMIT,
-                                              READER_SCORE_LIMIT))] for rel, score, _ in rows])
+    x = np.array([answerable_features(rel, score) for rel, score, _ in rows])
     return x, np.array([label for _, _, label in rows])
 
 

@@ -342,8 +342,9 @@ class Assistant:
         best = max(p.relevance for p in passages)
         q_lang = detect_lang(question)
         cross_lingual = any(p.lang and p.lang != q_lang for p in passages)
-        if self._answerable(question, passages, best, cross_lingual) < self.settings.min_relevance:
-            return f"below relevance floor ({best:.2f})"
+        estimate = self._answerable(question, passages, best, cross_lingual)
+        if estimate < self.settings.min_relevance:
+            return f"below the floor (relevance {best:.2f}, answerability {estimate:.2f})"
         # A name may be translated in any passage of another language than the question's.
         missing = missing_names(question, passages, names=not cross_lingual)
         if missing:

@@ -75,22 +75,25 @@ ANSWERABLE_RELEVANCE_WEIGHT, ANSWERABLE_READER_WEIGHT, ANSWERABLE_BIAS = 0.7293,
 READER_SCORE_LIMIT = 20.0
 
 
+def answerable_features(best_relevance: float, reader_score: float | None) -> tuple[float, float]:
+    """What the answerability model reads: the logit of the best passage's relevance, and the reader's best span
+    score within +-READER_SCORE_LIMIT (None, no span at all, is the lowest)."""
+    score = -READER_SCORE_LIMIT if reader_score is None else min(max(reader_score, -READER_SCORE_LIMIT), READER_SCORE_LIMIT)
+    p = min(max(best_relevance, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p)), score
+
+
 def answerable(best_relevance: float, reader_score: float | None) -> float:
     """Estimated probability (0-1) that the retrieved passages answer the question, from the best passage's
     relevance and the reader's best span score (None: the reader found no span)."""
-    score = -READER_SCORE_LIMIT if reader_score is None else min(max(reader_score, -READER_SCORE_LIMIT), READER_SCORE_LIMIT)
-    return _sigmoid(ANSWERABLE_RELEVANCE_WEIGHT * _logit(best_relevance) + ANSWERABLE_READER_WEIGHT * score + ANSWERABLE_BIAS)
+    relevance, score = answerable_features(best_relevance, reader_score)
+    return _sigmoid(ANSWERABLE_RELEVANCE_WEIGHT * relevance + ANSWERABLE_READER_WEIGHT * score + ANSWERABLE_BIAS)
 
 
 def reader_decides(best_relevance: float, floor: float) -> bool:
     """Whether the reader's score can put the estimate on either side of ``floor``: otherwise the relevance alone
     settles it and the passages need not be read."""
     return answerable(best_relevance, -READER_SCORE_LIMIT) < floor <= answerable(best_relevance, READER_SCORE_LIMIT)
-
-
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-6), 1 - 1e-6)
-    return math.log(p / (1 - p))
 
 
 def _sigmoid(z: float) -> float:
