@@ -14,7 +14,6 @@ then `--gold dev --init` as for the shipped one) and fit on `--articles odd`.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 from pathlib import Path
 
@@ -24,21 +23,20 @@ FLOORS = (0.1, 0.2, 0.3)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", type=Path, required=True, help="fichier au format SQuAD (ex. PIAF)")
+    from evals.fit_relevance import add_fit_arguments
+
+    add_fit_arguments(p)
     p.add_argument("--reader", type=Path, required=True,
                    help="dossier d'un lecteur entraîné sans ces questions (aimf train reader --half even --out DOSSIER)")
     p.add_argument("--articles", choices=["odd", "even", "all"], default="odd",
                    help="articles dont les questions sont posées (odd par défaut : ceux qu'un lecteur --half even n'a pas vus)")
     p.add_argument("--questions", type=int, default=0, help="questions tirées au hasard (0, par défaut : toutes)")
-    p.add_argument("--seed", type=int, default=1, help="graine du tirage (1 par défaut)")
-    p.add_argument("--out", type=Path, default=None, help="fichier JSON où écrire les poids et les mesures")
 
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from evals.dataset import is_squad
-    from evals.fit_relevance import with_and_without
+    from evals.fit_relevance import not_squad, report, with_and_without
     from evals.squad import article_index, index_squad
     from rag.assistant import Assistant
     from rag.embeddings import resolve_model_path
@@ -46,8 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from rag.settings import get_settings
 
     err = Console(stderr=True)
-    if not args.dataset.is_file() or not is_squad(args.dataset):
-        err.print(f"[red]Erreur :[/] {args.dataset} n'est pas un fichier au format SQuAD.")
+    if not_squad(args.dataset, err):
         return 2
     settings = get_settings()
     try:
@@ -78,10 +75,7 @@ def run(args: argparse.Namespace) -> int:
     result = fit_and_check(rows, np.array(groups))
     result.update(dataset=str(args.dataset), reader=str(args.reader), articles=args.articles, questions=len(sample),
                   seed=args.seed)
-    text = json.dumps(result, indent=2, ensure_ascii=False)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n", encoding="utf-8")
+    report(result, args.out)
     return 0
 
 

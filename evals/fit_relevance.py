@@ -23,23 +23,43 @@ FLOORS = (0.1, 0.2, 0.3)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", type=Path, required=True, help="fichier au format SQuAD (ex. PIAF)")
+    add_fit_arguments(p)
     p.add_argument("--questions", type=int, default=400, help="questions tirées au hasard (400 par défaut)")
+
+
+def add_fit_arguments(p: argparse.ArgumentParser) -> None:
+    """What every fit on a SQuAD file takes: the file, the sampling seed, where to write the result."""
+    p.add_argument("--dataset", type=Path, required=True, help="fichier au format SQuAD (ex. PIAF)")
     p.add_argument("--seed", type=int, default=1, help="graine du tirage (1 par défaut)")
     p.add_argument("--out", type=Path, default=None, help="fichier JSON où écrire les poids et les mesures")
+
+
+def not_squad(path: Path, console) -> bool:
+    """Says so, and returns True, when the file is not a SQuAD file."""
+    from evals.dataset import is_squad
+
+    if path.is_file() and is_squad(path):
+        return False
+    console.print(f"[red]Erreur :[/] {path} n'est pas un fichier au format SQuAD.")
+    return True
+
+
+def report(result: dict, out: Path | None) -> None:
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    print(text)
+    if out:
+        out.write_text(text + "\n", encoding="utf-8")
 
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from evals.dataset import is_squad
     from evals.squad import index_squad
     from rag.assistant import Assistant
     from rag.settings import get_settings
 
     err = Console(stderr=True)
-    if not args.dataset.is_file() or not is_squad(args.dataset):
-        err.print(f"[red]Erreur :[/] {args.dataset} n'est pas un fichier au format SQuAD.")
+    if not_squad(args.dataset, err):
         return 2
     if args.questions < 20:
         err.print("[red]Erreur :[/] --questions doit valoir au moins 20.")
@@ -53,10 +73,7 @@ def run(args: argparse.Namespace) -> int:
         without.append(np.array([assistant.relevance_features(q.question, p, vector) for p in other] or [(0.0,) * 3]))
     result = fit_and_check(with_article, without)
     result.update(dataset=str(args.dataset), questions=len(sample), seed=args.seed, features=list(FEATURES))
-    text = json.dumps(result, indent=2, ensure_ascii=False)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n", encoding="utf-8")
+    report(result, args.out)
     return 0
 
 
