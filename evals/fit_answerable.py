@@ -7,8 +7,9 @@ trained reader finds in its best passages. A logistic model of the two is fitted
 (each half scored with weights fitted on the other), and the answered rates at several floors are set beside those
 of the relevance alone and of the rule "relevance at the floor, or a reader span of score RELEVANCE_FLOOR".
 
-The reader must not have seen these questions: train one on the other articles (`aimf train reader --half even`,
-then `--gold dev --init` as for the shipped one) and fit on `--articles odd`.
+The reader must not have seen the questions it reads: `--even-reader`, trained on the even articles (`aimf train
+reader --half even`, then `--gold dev --init` as for the shipped one), reads the odd articles' questions;
+`--odd-reader` (`--half odd`) the even ones'. With both, every question is asked.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from evals.fit_relevance import add_fit_arguments
 
     add_fit_arguments(p)
-    p.add_argument("--reader", type=Path, required=True,
-                   help="dossier d'un lecteur entraîné sans ces questions (aimf train reader --half even --out DOSSIER)")
-    p.add_argument("--articles", choices=["odd", "even", "all"], default="odd",
-                   help="articles dont les questions sont posées (odd par défaut : ceux qu'un lecteur --half even n'a pas vus)")
+    p.add_argument("--even-reader", type=Path, default=None,
+                   help="lecteur entraîné sur les articles pairs (aimf train reader --half even) : il lit les questions "
+                        "des articles impairs")
+    p.add_argument("--odd-reader", type=Path, default=None,
+                   help="lecteur entraîné sur les articles impairs (--half odd) : il lit les questions des articles pairs")
     p.add_argument("--questions", type=int, default=0, help="questions tirées au hasard (0, par défaut : toutes)")
 
 
@@ -47,21 +49,28 @@ def run(args: argparse.Namespace) -> int:
     if not_squad(args.dataset, err):
         return 2
     settings = get_settings()
-    try:
-        reader = Reader.open(resolve_model_path(settings), args.reader)
-    except (ReaderError, OSError) as exc:
-        err.print(f"[red]Erreur :[/] lecteur inutilisable ({args.reader}) : {exc}")
+    folders = {1: args.even_reader, 0: args.odd_reader}  # article parity -> the reader that never saw it
+    if not any(folders.values()):
+        err.print("[red]Erreur :[/] donnez --even-reader, --odd-reader ou les deux.")
         return 2
+    readers = {}
+    for parity, folder in folders.items():
+        if folder is None:
+            continue
+        try:
+            readers[parity] = Reader.open(resolve_model_path(settings), folder)
+        except (ReaderError, OSError) as exc:
+            err.print(f"[red]Erreur :[/] lecteur inutilisable ({folder}) : {exc}")
+            return 2
     settings, questions, _ = index_squad(settings, args.dataset)
-    parity = {"odd": {1}, "even": {0}, "all": {0, 1}}[args.articles]
-    chosen = [q for q in questions if article_index(q.source) % 2 in parity]
+    chosen = [q for q in questions if article_index(q.source) % 2 in readers]
     sample = random.Random(args.seed).sample(chosen, min(args.questions or len(chosen), len(chosen)))
     if len(sample) < 20:
         err.print(f"[red]Erreur :[/] {len(sample)} questions : il en faut au moins 20.")
         return 2
     assistant = Assistant(settings)
 
-    def features(question: str, vector, passages) -> tuple[float, float | None]:
+    def features(question: str, vector, passages, reader) -> tuple[float, float | None]:
         if not passages:
             return 0.0, None
         best = max(assistant.relevance(question, p, vector) for p in passages)
@@ -70,11 +79,12 @@ def run(args: argparse.Namespace) -> int:
 
     rows, groups = [], []
     for q, vector, found, other in with_and_without(assistant, args.dataset, sample, err):
-        rows += [(*features(q.question, vector, found), 1), (*features(q.question, vector, other), 0)]
+        reader = readers[article_index(q.source) % 2]
+        rows += [(*features(q.question, vector, found, reader), 1), (*features(q.question, vector, other, reader), 0)]
         groups += [article_index(q.source) // 2 % 2] * 2
     result = fit_and_check(rows, np.array(groups))
-    result.update(dataset=str(args.dataset), reader=str(args.reader), articles=args.articles, questions=len(sample),
-                  seed=args.seed)
+    result.update(dataset=str(args.dataset), even_reader=str(args.even_reader or ""), odd_reader=str(args.odd_reader or ""),
+                  questions=len(sample), seed=args.seed)
     report(result, args.out)
     return 0
 

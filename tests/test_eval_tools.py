@@ -301,12 +301,14 @@ def test_fit_answerable_refuses_a_file_that_is_not_squad_or_an_unusable_reader(t
     gold = tmp_path / "gold.jsonl"
     gold.write_text('{"id": "q1", "lang": "fr", "question": "Q ?", "answer": "R", "evidence": ["R"], '
                     '"type": "factual", "answerable": true}\n', encoding="utf-8")
-    assert main(["eval", "fit-answerable", "--dataset", str(gold), "--reader", str(tmp_path)]) == 2
+    assert main(["eval", "fit-answerable", "--dataset", str(gold), "--even-reader", str(tmp_path)]) == 2
     assert "SQuAD" in capsys.readouterr().err
     squad = tmp_path / "piaf.json"
     squad.write_text(json.dumps({"data": [{"title": "T", "paragraphs": [{"context": "C", "qas": []}]}]}))
-    assert main(["eval", "fit-answerable", "--dataset", str(squad), "--reader", str(tmp_path / "absent")]) == 2
+    assert main(["eval", "fit-answerable", "--dataset", str(squad), "--odd-reader", str(tmp_path / "absent")]) == 2
     assert "lecteur inutilisable" in capsys.readouterr().err
+    assert main(["eval", "fit-answerable", "--dataset", str(squad)]) == 2
+    assert "--even-reader" in capsys.readouterr().err
 
 
 def test_answerability_rises_with_relevance_and_with_the_readers_confidence() -> None:
