@@ -219,3 +219,17 @@ def test_which_mayors_asks_for_their_names() -> None:
     q = "Quels maires sont à l'origine de la création du réseau ?"
     assert not holds(q, "Depuis sa création, la présidence du réseau revient au maire de la capitale.")
     assert holds(q, "L'idée revient à deux maires : Anne Martin, maire de Kindia, et Paul Sow, maire de Thiès.")
+
+
+def test_a_question_that_counts_what_it_asks_for_gets_the_sentences_an_announcement_introduces() -> None:
+    text = ("Le conseil municipal s'est réuni à Kindia en mars. Ses membres ont examiné trois dossiers prioritaires. "
+            "Le premier concernait l'adduction d'eau des quartiers nord. Le deuxième portait sur la rénovation des "
+            "écoles. Le troisième visait la couverture du marché central. La séance a été levée à midi.")
+    passage = Passage(chunk_id="c1", source="kindia.md", title="Conseil de Kindia", text=text)
+    counted = ExtractiveGenerator().compose("Quels sont les trois dossiers prioritaires examinés à Kindia ?", [passage], "fr")
+    assert counted is not None
+    assert all(item in counted.text for item in ("adduction d'eau", "rénovation des écoles", "marché central"))
+    assert "levée à midi" not in counted.text  # as many as announced, no more
+    # asked without saying how many, the answer is the best sentence and its support, as for any question
+    uncounted = ExtractiveGenerator().compose("Quels dossiers prioritaires ont été examinés à Kindia ?", [passage], "fr")
+    assert uncounted is not None and "marché central" not in uncounted.text

@@ -335,6 +335,7 @@ class ExtractiveGenerator:
                 more = [best]  # one cited sentence per part
             else:
                 more = self._support(best, a.candidates, q_terms)
+                more += [s for s in _enumeration(question, more) if s not in more]
                 if not any(kinds for _, kinds in asks):
                     # "Quelles priorités … ?" in other words: a supporting line that introduces a list ("… plusieurs
                     # priorités :") is quoted with its items; a typed answer is in the best sentence already
@@ -628,6 +629,34 @@ def _restates(span: str, question: str) -> bool:
     alone ("un", "Les")."""
     words = set(tokens(span, keep_stop_words=True))
     return not tokens(span) or words <= set(tokens(question, keep_stop_words=True))
+
+
+# "Quelles sont les trois nouveautés … ?": how many things a list question asks for, in words or digits.
+_LIST_COUNTS = {w: n for n, words in enumerate(
+    ["", "", "deux two 2", "trois three 3", "quatre four 4", "cinq five 5", "six 6", "sept seven 7", "huit eight 8"])
+    for w in words.split()}
+
+
+def _enumeration(question: str, quoted: list[_Sentence]) -> list[_Sentence]:
+    """A question that says how many things it asks for ("les trois sujets", "which three topics"), answered by
+    a sentence that announces them in the same number ("… ont porté sur trois sujets."): the sentences that follow it
+    in its passage are the things announced ("Le premier …", "Le deuxième …"), quoted with it, as many as announced."""
+    counts = {_LIST_COUNTS[m.group(1)] for m in re.finditer(r"\b(?:les|the|which|what|quels|quelles|ses|its)\s+(\w+)",
+                                                            question.lower()) if m.group(1) in _LIST_COUNTS}
+    if len(counts) != 1:
+        return []
+    n = counts.pop()
+    words = [w for w, k in _LIST_COUNTS.items() if k == n]
+    for s in quoted:
+        if s.is_item or not re.search(rf"\b(?:{'|'.join(words)})\b", s.text, re.I) or s.text.rstrip().endswith(":"):
+            continue
+        follow: list[_Sentence] = []
+        nxt = s.next
+        while nxt is not None and len(follow) < n and not nxt.is_heading and not _is_stub(nxt.text):
+            follow.append(nxt)
+            nxt = nxt.next
+        return follow
+    return []
 
 
 def _items_after(s: _Sentence) -> list[_Sentence]:
