@@ -1,8 +1,8 @@
 """The public entry point: ``Assistant.answer`` and ``Assistant.answer_stream``, used alike by the CLI, the UI and
 the evaluation suite, so what is measured is what users get.
 
-question -> standalone question -> hybrid retrieval -> relevance floor (unless the trained reader is sure of an
-answer) -> writer -> citation check -> Answer
+question -> standalone question -> hybrid retrieval -> whether to answer (the best passage's relevance and the trained
+reader's confidence, rag/relevance.answerable) -> writer -> citation check -> Answer
 """
 
 from __future__ import annotations

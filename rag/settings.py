@@ -70,7 +70,8 @@ class Settings(BaseSettings):
     hnsw_m: int = Field(32, ge=4, le=128)
     min_relevance: float = Field(
         0.2, ge=0, le=1,
-        description="Floor on the estimated probability (rag/relevance.py) that the best passage answers; below it, abstain.",
+        description="Floor on the estimated probability (rag/relevance.py: the best passage's relevance and the trained "
+                    "reader's confidence) that the passages answer; below it, abstain.",
     )
     generator: GeneratorName = "extractive"
     reader: str = Field(
