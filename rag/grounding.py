@@ -30,7 +30,7 @@ from typing import Callable
 from rag.answer import Citation, Passage, QuoteSpan, SentenceCheck
 from rag.citations import MARKER, markers_in, tidy
 from rag.lang import detect_lang
-from rag.text import STOP_WORDS, fold, split_sentences, tokens
+from rag.text import NUMBER_WORDS, STOP_WORDS, fold, split_sentences, tokens
 
 log = logging.getLogger(__name__)
 
@@ -68,15 +68,7 @@ _NUMBER = re.compile(
 )
 _SCALE = {"mille": 1e3, "millier": 1e3, "milliers": 1e3, "thousand": 1e3, "k": 1e3, "million": 1e6, "millions": 1e6,
           "m": 1e6, "milliard": 1e9, "milliards": 1e9, "billion": 1e9, "md": 1e9, "mds": 1e9}
-_NUMBER_WORDS = {
-    "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6, "sept": 7, "huit": 8, "neuf": 9, "dix": 10, "onze": 11,
-    "douze": 12, "treize": 13, "quatorze": 14, "quinze": 15, "seize": 16, "vingt": 20, "trente": 30, "quarante": 40,
-    "cinquante": 50, "soixante": 60, "cent": 100, "cents": 100,
-    "two": 2, "three": 3, "four": 4, "five": 5, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11,
-    "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "twenty": 20, "thirty": 30,
-    "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100,
-}
-_NUMBER_WORD = re.compile(r"\b(" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")(?:-(\w+))?\b", re.I)
+_NUMBER_WORD = re.compile(r"\b(" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")(?:-(\w+))?\b", re.I)
 
 # --- instructions planted in documents -------------------------------------------------------------------------
 _INSTRUCTION = re.compile(
@@ -123,7 +115,7 @@ def _number_values(text: str) -> list[tuple[str, frozenset[float]]]:
             values |= {v * _SCALE[scale.lower()] for v in values}
         out.append((m.group(0).strip(), frozenset(round(v, 6) for v in values)))
     for m in _NUMBER_WORD.finditer(fold(text)):
-        value = _NUMBER_WORDS[m.group(1)]
+        value = NUMBER_WORDS[m.group(1)]
         unit = _UNITS.get(m.group(2) or "", 0)
         if m.group(2) and not unit and m.group(2) != "et":
             continue  # "dix-huitième", "cent-jours": not a plain number
@@ -146,7 +138,7 @@ def _content(words: list[str]) -> list[tuple[int, str, str]]:
     """(position, stem, word) of the content words: not stop words, numbers or words about the sources."""
     out = []
     for i, w in enumerate(words):
-        if w.endswith("'") or w.isdigit() or w in _NUMBER_WORDS or w in NE_CLOSERS or w in STANDALONE:
+        if w.endswith("'") or w.isdigit() or w in NUMBER_WORDS or w in NE_CLOSERS or w in STANDALONE:
             continue
         stems = tokens(w)
         if stems and stems[0] not in META_WORDS:
@@ -203,7 +195,7 @@ def _names(text: str) -> list[str]:
         bare = re.sub(r"^(?:[ldjmnst]|qu)['’]", "", w, flags=re.I)
         bare = re.sub(r"['’]s$", "", bare).strip("-")
         folded = fold(bare)
-        if len(bare) < 2 or folded in STOP_WORDS or folded in _NUMBER_WORDS or folded in STANDALONE | NE_CLOSERS:
+        if len(bare) < 2 or folded in STOP_WORDS or folded in NUMBER_WORDS or folded in STANDALONE | NE_CLOSERS:
             continue
         acronym = bare.isupper() and len(bare) > 1
         opener = i == 0 and (folded in _OPENERS or folded in META_WORDS or folded.endswith(("ment", "ly")))

@@ -24,7 +24,7 @@ from rag.question import Constraint, clauses, constraints, periods_of, context_t
 from rag.relevance import coverage
 from rag.sentences import LIST_ITEM as _LIST_ITEM
 from rag.sentences import TABLE_ROW, sentence_key
-from rag.text import fold, split_sentences, stream_pieces, tokens
+from rag.text import NUMBER_WORDS, fold, split_sentences, stream_pieces, tokens
 
 if TYPE_CHECKING:
     from rag.reader import Reading
@@ -631,22 +631,17 @@ def _restates(span: str, question: str) -> bool:
     return not tokens(span) or words <= set(tokens(question, keep_stop_words=True))
 
 
-# "Quelles sont les trois nouveautés … ?": how many things a list question asks for, in words or digits.
-_LIST_COUNTS = {w: n for n, words in enumerate(
-    ["", "", "deux two 2", "trois three 3", "quatre four 4", "cinq five 5", "six 6", "sept seven 7", "huit eight 8"])
-    for w in words.split()}
-
-
 def _enumeration(question: str, quoted: list[_Sentence]) -> list[_Sentence]:
     """A question that says how many things it asks for ("les trois sujets", "which three topics"), answered by
     a sentence that announces them in the same number ("… ont porté sur trois sujets."): the sentences that follow it
     in its passage are the things announced ("Le premier …", "Le deuxième …"), quoted with it, as many as announced."""
-    counts = {_LIST_COUNTS[m.group(1)] for m in re.finditer(r"\b(?:les|the|which|what|quels|quelles|ses|its)\s+(\w+)",
-                                                            question.lower()) if m.group(1) in _LIST_COUNTS}
+    asked = (m.group(1) for m in re.finditer(r"\b(?:les|the|which|what|quels|quelles|ses|its)\s+(\w+)", fold(question)))
+    counts = {int(w) if w.isdigit() else NUMBER_WORDS[w] for w in asked if w.isdigit() or w in NUMBER_WORDS}
+    counts = {n for n in counts if 2 <= n <= MAX_LIST_ITEMS}  # a list, within what a list answer quotes
     if len(counts) != 1:
         return []
     n = counts.pop()
-    words = [w for w, k in _LIST_COUNTS.items() if k == n]
+    words = [w for w, k in NUMBER_WORDS.items() if k == n] + [str(n)]
     for s in quoted:
         if s.is_item or not re.search(rf"\b(?:{'|'.join(words)})\b", s.text, re.I) or s.text.rstrip().endswith(":"):
             continue
