@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from rag.text import fold
+from rag.text import fold, tokens
 
 # Capitalised words that are not names (sentence starts, titles of address, question words).
 NOT_NAMES = {"m", "mme", "mr", "mrs", "the", "le", "la", "les", "l", "what", "who", "which", "how", "quel", "quelle",
@@ -50,7 +50,7 @@ class Constraint:
     """A name or a year the question relies on, as written in it."""
 
     text: str
-    kind: str  # "name" | "year" | "ordinal" | "month" | "label"
+    kind: str  # "name" | "year" | "ordinal" | "month" | "label" | "title"
     # The word that introduces it ("à" Dakar, "du" Cameroun, "en" 2024), preposition forms merged: a sentence that
     # introduces another name the same way ("du Sénégal") is the parallel sentence about another subject.
     lead: str = field(default="", compare=False)
@@ -122,7 +122,15 @@ def constraints(question: str, names: bool = True, skip_first: bool = True) -> l
         if (names or is_acronym or lone) and (i > 0 or not skip_first) and bare[:1].isupper() and fold(bare) not in NOT_NAMES \
                 and len(bare) > 2 and not ROMAN_ORDINAL.fullmatch(bare) and fold(bare) not in _CALENDAR:
             out.append(Constraint(bare, "name", _lead(words, i)))
+    # A quoted title ("la commission « Villes innovantes, intelligentes et responsables »") names one thing with all
+    # its words, lower-case ones too: a commission whose title shares its first word is another commission.
+    for m in _QUOTED.finditer(question if names else ""):  # across languages a title is translated
+        if len(tokens(m.group(1))) > 1:
+            out.append(Constraint(m.group(1).strip(), "title"))
     return list(dict.fromkeys(out))
+
+
+_QUOTED = re.compile(r"[«“\"]\s*([^«»“”\"]{3,120}?)\s*[»”\"]")
 
 
 # "à Dakar et à Abidjan", "Dakar and Abidjan", "en 2022 et en 2023": one ask about two subjects.
@@ -203,6 +211,8 @@ def holds(constraint: Constraint, folded_context: str) -> bool:
     if constraint.kind == "label":  # "phase 2": the noun and its number, side by side
         noun, number = name.rsplit(" ", 1)
         return re.search(rf"(?<!\w){re.escape(noun)}\w{{0,2}}\s+{number}(?!\d)", folded_context) is not None
+    if constraint.kind == "title":  # every word of the title, in any order and form (stems)
+        return set(tokens(constraint.text)) <= set(tokens(folded_context))
     if constraint.kind == "ordinal":  # "99e", "99ème", "99th": the number followed by an ordinal ending
         return re.search(rf"(?<!\d){name}\s?(?:e|eme|er|re|th|st|nd|rd)\b", folded_context) is not None
     if re.search(rf"(?<!\w){re.escape(name)}", folded_context):

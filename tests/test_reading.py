@@ -41,6 +41,18 @@ def test_a_constraint_holds_in_another_spelling_but_not_in_another_name() -> Non
     assert not holds(constraints("Qu'ont reçu les villes du Sénégal ?")[0], ctx)
 
 
+def test_a_quoted_title_is_one_constraint_with_all_its_words() -> None:
+    question = "Qui préside la commission « Villes durables et solidaires » ?"
+    title = next(c for c in constraints(question) if c.kind == "title")
+    assert holds(title, context_text("La commission Villes solidaires et durables est présidée par Rabat."))
+    # another commission whose title shares its capitalised first word is not the one asked about
+    assert not holds(title, context_text("La commission « Villes numériques » est présidée par Rabat."))
+    other = passage("La commission « Villes numériques » est présidée par la Ville de Rabat.", title="Commissions")
+    assert compose(question, other) is None
+    # across languages a title is translated: not required word for word
+    assert not any(c.kind == "title" for c in constraints('Who chairs the "Sustainable Cities" commission?', names=False))
+
+
 def test_typography_is_normalised_once() -> None:
     assert normalize_typography("l’AIMF\u00a0: ﬁnancement") == "l'AIMF : financement"
 
