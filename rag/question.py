@@ -8,6 +8,7 @@ les villes du Cameroun ?" is not answered by the parallel sentence about Senegal
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -212,15 +213,26 @@ def holds(constraint: Constraint, folded_context: str) -> bool:
         noun, number = name.rsplit(" ", 1)
         return re.search(rf"(?<!\w){re.escape(noun)}\w{{0,2}}\s+{number}(?!\d)", folded_context) is not None
     if constraint.kind == "title":  # every word of the title, in any order and form (stems)
-        return set(tokens(constraint.text)) <= set(tokens(folded_context))
+        return set(tokens(constraint.text)) <= _stems(folded_context)
     if constraint.kind == "ordinal":  # "99e", "99ème", "99th": the number followed by an ordinal ending
         return re.search(rf"(?<!\d){name}\s?(?:e|eme|er|re|th|st|nd|rd)\b", folded_context) is not None
     if re.search(rf"(?<!\w){re.escape(name)}", folded_context):
         return True
-    if constraint.kind != "name" or len(name) < 6 or " " in name:
+    if constraint.kind != "name" or " " in name:
+        return False
+    # the same name in the singular or the plural ("États" asked, "État" written)
+    number = name[:-1] if name.endswith(("s", "x")) else name + "s"
+    if re.search(rf"(?<!\w){re.escape(number)}(?!\w)", folded_context):
+        return True
+    if len(name) < 6:
         return False
     words = set(re.findall(rf"\b\w{{{len(name) - 2},{len(name) + 2}}}\b", folded_context))
     return bool(difflib.get_close_matches(name, words, n=1, cutoff=0.8))
+
+
+@functools.lru_cache(maxsize=4096)
+def _stems(folded_context: str) -> frozenset[str]:
+    return frozenset(tokens(folded_context))
 
 
 def context_text(*parts: str) -> str:

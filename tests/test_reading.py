@@ -53,6 +53,22 @@ def test_a_quoted_title_is_one_constraint_with_all_its_words() -> None:
     assert not any(c.kind == "title" for c in constraints('Who chairs the "Sustainable Cities" commission?', names=False))
 
 
+def test_a_name_holds_in_the_singular_or_the_plural_but_not_in_another_word() -> None:
+    states = next(c for c in constraints("Qu'est-ce qui distingue le Togo des autres États de la région ?") if c.text == "États")
+    assert holds(states, context_text("C'est le seul État de la région à financer le programme."))
+    assert not holds(states, context_text("C'est la seule Étape du programme."))
+
+
+def test_an_amount_is_asked_only_when_the_money_word_is_what_the_question_asks() -> None:
+    p = passage("Le Togo contribue au financement depuis 2018. C'est le seul État de la région à le faire directement.",
+                title="Financements")
+    composed = compose("Qu'est-ce qui distingue le Togo des autres États dans le financement de l'association ?", p)
+    assert composed is not None and not composed.abstain and "seul État" in composed.text
+    # asked for the amount, the same passage holds none: no answer
+    assert compose("Quel est le montant du financement du Togo ?", p) is None
+    assert [n for n, _ in _asks("What was the association's total budget for 2020?")[0][1]] == ["money"]
+
+
 def test_typography_is_normalised_once() -> None:
     assert normalize_typography("l’AIMF\u00a0: ﬁnancement") == "l'AIMF : financement"
 

@@ -100,12 +100,18 @@ _CURRENCY = (r"€|\$|£|¥|euros?|dollars?|francs?(?:\s+(?:CFA|suisses?))?|fcfa
 # A capitalised word that does not start the sentence: a name.
 _CAPITALISED = re.compile(r"(?<![.!?:«\"]\s)(?<!^)(?<=\s|[(’'])[A-ZÀ-Ý][\wÀ-ÿ'’-]*")
 # (name, question cue, what a sentence must hold to answer it)
+_MONEY_ASKED = r"(?:budget|montant|coût|financement|somme|(?<!grand )(?<!grands )prix|subvention|cost|amount|price|funding|" \
+               r"grant|money)s?\b"
 ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
     (
         "money",
-        # "prix" is no money in "grand prix"
-        re.compile(r"\b(budget|montant|coût|coûte|financement|somme|(?<!grand )(?<!grands )prix|subvention|cost|costs|"
-                   r"amount|price|funding|grant|money|combien d'argent|how much (?:did|does|do|was|were|has|have|will)\b"
+        # The money word must be what is asked ("Quel est le montant …", "What was Canada's 2021 grant …", "De combien
+        # la subvention … dépasse-t-elle …"), not a word of the subject ("Qu'est-ce qui distingue le Cameroun … dans le
+        # financement de l'AIMF ?", "Quel est l'objectif du budget participatif ?" ask no amount).
+        re.compile(r"\b((?:quel|quelle|quels|quelles|what|which)\s+(?:(?:est|était|sont|étaient|a été|fut|is|was|were|are)\s+)?"
+                   r"(?:(?:le|la|les|l'|the)\s*)?(?:(?!(?:de|du|des|d'|of|pour|for|à|au|aux|dans|in|sur|on)\b)[\w'’]+\s+){0,2}"
+                   rf"{_MONEY_ASKED}|(?:combien|how much|quelle part|what share)\b(?!\s+d[e'’])[^?]*\b{_MONEY_ASKED}|"
+                   r"combien\s+(?:coût|vaut|valai)|à combien s'él|combien d'argent|how much (?:did|does|do|was|were|has|have|will)\b"
                    r"[^?]*\b(?:give|gave|contribut|put|invest|spen[dt]|pa(?:y|id)|grant|fund|cost|raise|allocat|receiv)|"
                    # "Combien la fondation a-t-elle versé ?" (not "combien de …", a count)
                    r"combien\s(?!d[e'’]|y\s)[^?]*\b(?:versé|payé|coûté|investi|contribué|financé|donné|apporté|alloué|"
