@@ -13,7 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from rag.text import fold, tokens
+from rag.text import ORDINAL_WORDS, fold, tokens
 
 # Capitalised words that are not names (sentence starts, titles of address, question words).
 NOT_NAMES = {"m", "mme", "mr", "mrs", "the", "le", "la", "les", "l", "what", "who", "which", "how", "quel", "quelle",
@@ -214,12 +214,20 @@ def holds(constraint: Constraint, folded_context: str) -> bool:
         return re.search(rf"(?<!\w){re.escape(noun)}\w{{0,2}}\s+{number}(?!\d)", folded_context) is not None
     if constraint.kind == "title":  # every word of the title, in any order and form (stems)
         return set(tokens(constraint.text)) <= _stems(folded_context)
-    if constraint.kind == "ordinal":  # "99e", "99ème", "99th": the number followed by an ordinal ending
-        return re.search(rf"(?<!\d){name}\s?(?:e|eme|er|re|th|st|nd|rd)\b", folded_context) is not None
+    if constraint.kind == "ordinal":  # "99e", "99ème", "99th": the number followed by an ordinal ending, or in words
+        if re.search(rf"(?<!\d){name}\s?(?:e|eme|er|re|th|st|nd|rd)\b", folded_context):
+            return True
+        words = ORDINAL_WORDS.get(int(name), ())
+        return any(re.search(rf"(?<!\w){w}(?!\w)", folded_context) for w in words)
     if re.search(rf"(?<!\w){re.escape(name)}", folded_context):
         return True
-    if constraint.kind != "name" or " " in name:
+    if constraint.kind != "name":
         return False
+    if " " in name:  # a hyphenated name, misspelt ("Siri-Ferruch" for "Sidi-Ferruch"): as many words, close enough
+        n = name.count(" ") + 1
+        words = folded_context.split()
+        return any(difflib.SequenceMatcher(None, name, " ".join(words[i:i + n])).ratio() >= 0.8
+                   for i in range(len(words) - n + 1))
     # the same name in the singular or the plural ("États" asked, "État" written)
     number = name[:-1] if name.endswith(("s", "x")) else name + "s"
     if re.search(rf"(?<!\w){re.escape(number)}(?!\w)", folded_context):
@@ -237,7 +245,7 @@ def _stems(folded_context: str) -> frozenset[str]:
 
 def context_text(*parts: str) -> str:
     """The folded form ``holds`` reads."""
-    return fold(" ".join(p for p in parts if p)).replace("-", " ")
+    return re.sub(r"\s+", " ", fold(" ".join(p for p in parts if p)).replace("-", " "))
 
 
 def untranslated_names(question: str, folded_context: str) -> list[str]:

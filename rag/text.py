@@ -90,6 +90,16 @@ NUMBER_WORDS = {
     "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "twenty": 20, "thirty": 30,
     "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100,
 }
+# Ordinals in words (folded), French and English: "la 8e colonne" is "la huitième colonne".
+ORDINAL_WORDS: dict[int, tuple[str, ...]] = {
+    1: ("premier", "premiere", "first"), 2: ("deuxieme", "second", "seconde"), 3: ("troisieme", "third"),
+    4: ("quatrieme", "fourth"), 5: ("cinquieme", "fifth"), 6: ("sixieme", "sixth"), 7: ("septieme", "seventh"),
+    8: ("huitieme", "eighth"), 9: ("neuvieme", "ninth"), 10: ("dixieme", "tenth"), 11: ("onzieme", "eleventh"),
+    12: ("douzieme", "twelfth"), 13: ("treizieme", "thirteenth"), 14: ("quatorzieme", "fourteenth"),
+    15: ("quinzieme", "fifteenth"), 16: ("seizieme", "sixteenth"), 20: ("vingtieme", "twentieth"),
+    30: ("trentieme", "thirtieth"), 40: ("quarantieme", "fortieth"), 50: ("cinquantieme", "fiftieth"),
+    100: ("centieme", "hundredth"),
+}
 STREAM_WORDS = 6  # words per streamed piece of a written answer: each piece costs a UI a re-render
 
 

@@ -69,6 +69,16 @@ def test_an_amount_is_asked_only_when_the_money_word_is_what_the_question_asks()
     assert [n for n, _ in _asks("What was the association's total budget for 2020?")[0][1]] == ["money"]
 
 
+def test_an_ordinal_holds_in_words_and_a_hyphenated_name_in_a_near_spelling() -> None:
+    (eighth,) = constraints("Quel est le premier élément de la 8e colonne ?")
+    assert holds(eighth, context_text("La huitième colonne commence par l'oganesson."))
+    assert not holds(eighth, context_text("La septième colonne commence par le fluor."))
+    (place,) = constraints("Quand a eu lieu le débarquement à Siri-Ferruch ?")
+    assert holds(place, context_text("Le débarquement eut lieu le 14 juin 1830 à Sidi-Ferruch."))
+    assert holds(next(iter(constraints("Où est la gare de Mitry-Claye ?"))), context_text("entre Paris et Mitry - Claye"))
+    assert not holds(place, context_text("Le débarquement eut lieu à Alger."))
+
+
 def test_typography_is_normalised_once() -> None:
     assert normalize_typography("l’AIMF\u00a0: ﬁnancement") == "l'AIMF : financement"
 
