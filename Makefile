@@ -32,12 +32,13 @@ corpus:
 
 # Rebuild the shipped reader's weights (rag/models/reader), about 55 minutes on 2 cores: PIAF dev first (5 layers,
 # 6 epochs, seed 13), then the gold dev half, each question put to the index of the bundled corpus, with 300 PIAF
-# questions again so that PIAF is not forgotten (2 epochs at a lower rate). Both cards record seed and data sha256.
+# questions again so that PIAF is not forgotten (2 epochs at a lower rate), shipped in int8 (8.9 MB instead of 17.7).
+# Both cards record seed and data sha256.
 reader: setup
 	$(AIMF) train reader --half all --out .aimf/reader-piaf
 	$(AIMF) ingest --quiet
 	$(AIMF) train reader --half all --init .aimf/reader-piaf --gold dev --limit-questions 300 --epochs 2 \
-		--lr 1e-4 --lr-head 5e-4
+		--lr 1e-4 --lr-head 5e-4 --weights-dtype int8
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not real"

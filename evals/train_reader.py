@@ -5,7 +5,7 @@ the other half measured; evals/reader_data.py). The frozen lower layers are run 
 kept, so that each step runs only the trained layers. Measures, on the held-out articles, each question read with
 its paragraph and two other paragraphs of its article: SQuAD exact match and F1 of the best span, whether the best
 span lies in the answer sentence (against word overlap and the base e5 cosine choosing a sentence), and the AUC of
-telling a real question from its near-miss. Writes the trained layers and head (float16 safetensors) and a card
+telling a real question from its near-miss. Writes the trained layers and head (float16 or int8 safetensors) and a card
 with the base model's identity, seed, data sha256 and figures; the figures go to bench-results too. Same seed, data
 and steps give the same weights and figures (`--max-steps` repeats a run cut by `--max-minutes`).
 
@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from evals.dataset import PIAF  # beside the checkout, or AIMF_PIAF / --squad
-from rag.reader import (CARD_NAME, FORMAT, MAX_LEN, MODEL_DIR, WEIGHTS_NAME, Reader, SpanEncoder, Window,
-                        base_identity, make_network, trained_names)
+from rag.reader import (CARD_NAME, FORMAT, MAX_LEN, MODEL_DIR, WEIGHT_DTYPES, WEIGHTS_NAME, Reader, SpanEncoder,
+                        Window, base_identity, make_network, pack, trained_names, unpack)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -58,6 +58,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=MODEL_DIR, help="dossier du lecteur livré")
     p.add_argument("--no-save", action="store_true", help="mesurer seulement")
+    p.add_argument("--weights-dtype", choices=WEIGHT_DTYPES, default="float16",
+                   help="type des poids livrés (int8 : moitié de la taille, mêmes réponses à l'arrondi près)")
     p.add_argument("--results", type=Path, default=Path("bench-results/reader.json"))
     p.add_argument("--label", default=None, help="nom de la configuration dans le fichier de résultats")
 
@@ -253,17 +255,18 @@ def run(args: argparse.Namespace) -> int:
     del lower
     train_seconds = time.perf_counter() - started
     net.eval()
-    # What ships is float16: measure that, not the float32 weights.
+    # Measure what ships (float16 or int8), not the float32 weights.
     params = dict(net.named_parameters())
-    shipped = {n: params[n].detach().to(torch.float16).contiguous() for n in sorted(names)}
+    shipped = pack({n: params[n] for n in names}, args.weights_dtype)
     with torch.no_grad():
-        for n, v in shipped.items():
-            params[n].copy_(v.float())
+        for n, v in unpack(shipped, args.weights_dtype).items():
+            params[n].copy_(v)
 
     card = {
         "format": FORMAT,
         "base_model": {"name": settings.embedding_model, "weights_sha256": base_identity(model_path)},
         "layers_trained": args.layers,
+        "weights_dtype": args.weights_dtype,
         "max_len": args.max_len,
         "seed": args.seed,
         "data": {"sha256": data_sha, "files": {Path(k).name: v for k, v in files.items()},

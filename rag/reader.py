@@ -4,7 +4,7 @@ The bundled multilingual-e5-small reads the question and a passage together (``<
 passage: title : text </s>``, long passages in overlapping windows), and a linear head gives each token a start and
 an end logit. As in SQuAD 2.0 readers, the first token stands for "no answer": a span's score is its start + end
 logits minus the first token's, so a score below zero means the reader would rather not answer from this passage.
-Only what training changed ships with the project: the top encoder layers and the head, float16 safetensors in
+Only what training changed ships with the project: the top encoder layers and the head, int8 or float16 safetensors in
 ``rag/models/reader/``, with a JSON card that binds them to the base model's weights (sha256). On another base
 model the top layers would read vectors they were never trained on: loading refuses, clearly.
 ``aimf train reader`` (evals/train_reader.py) trains it: on PIAF first, then on the project's dev questions put to
@@ -182,6 +182,46 @@ def trained_names(net, layers: int) -> list[str]:
     return [name for name, _ in net.named_parameters() if name.startswith(prefixes)]
 
 
+WEIGHT_DTYPES = ("float16", "int8")
+_SCALE = ".int8_scale"
+
+
+def pack(params: dict[str, "torch.Tensor"], dtype: str = "float16") -> dict[str, "torch.Tensor"]:
+    """The trained weights as they ship. float16; or int8 (half the size, so that more layers fit the budget):
+    each matrix row scaled to [-127, 127] from its float16 values, its scale kept beside it (``name.int8_scale``),
+    vectors (biases, norms) in float16. Going through float16 first makes a file converted from a float16 one
+    identical to the one training would write."""
+    import torch
+
+    if dtype not in WEIGHT_DTYPES:
+        raise ValueError(f"type de poids inconnu : {dtype!r} (attendu : {', '.join(WEIGHT_DTYPES)})")
+    out: dict[str, torch.Tensor] = {}
+    for name in sorted(params):
+        half = params[name].detach().to(torch.float16).contiguous()
+        if dtype == "float16" or half.dim() != 2:
+            out[name] = half
+            continue
+        scale = (half.float().abs().amax(dim=1) / 127.0).clamp(min=1e-12).to(torch.float16)
+        out[name] = torch.round(half.float() / scale.float()[:, None]).clamp(-127, 127).to(torch.int8).contiguous()
+        out[name + _SCALE] = scale.contiguous()
+    return out
+
+
+def unpack(stored: dict[str, "torch.Tensor"], dtype: str = "float16") -> dict[str, "torch.Tensor"]:
+    """float32 weights from what ``pack`` wrote."""
+    import torch
+
+    if dtype not in WEIGHT_DTYPES:
+        raise ReaderError(f"type de poids inconnu dans la carte du lecteur : {dtype!r}")
+    out = {}
+    for name, value in stored.items():
+        if name.endswith(_SCALE):
+            continue
+        scale = stored.get(name + _SCALE)
+        out[name] = value.float() * scale.float()[:, None] if scale is not None else value.float()
+    return out
+
+
 def _question_word_chars(text: str, question_words: frozenset[str]) -> np.ndarray:
     """For each character of ``text``: whether it belongs to a word whose stem the question holds."""
     mask = np.zeros(len(text) + 1, dtype=bool)
@@ -313,7 +353,7 @@ class Reader:
                 "lecteur (AIMF_READER=off)"
             )
         net = make_network(model_path)
-        trained = load_file(str(folder / WEIGHTS_NAME))
+        trained = unpack(load_file(str(folder / WEIGHTS_NAME)), card.get("weights_dtype", "float16"))
         names = set(trained_names(net, int(card["layers_trained"])))
         if set(trained) != names:
             raise ReaderError(f"{folder / WEIGHTS_NAME} ne contient pas les couches annoncées par sa carte")

@@ -279,8 +279,32 @@ def test_answer_tokens_cover_exactly_the_answer_characters():
     assert answer_tokens(short, 4, 11) is None
 
 
+def test_int8_weights_are_the_float16_ones_to_a_small_rounding_and_half_the_size():
+    import torch
+
+    from rag.reader import pack, unpack
+
+    torch.manual_seed(0)
+    weights = {"layer.dense.weight": torch.randn(64, 32), "layer.dense.bias": torch.randn(64)}
+    small = pack(weights, "int8")
+    assert small["layer.dense.weight"].dtype == torch.int8 and small["layer.dense.bias"].dtype == torch.float16
+    back = unpack(small, "int8")
+    assert set(back) == set(weights)  # the scales are no weights of their own
+    error = (back["layer.dense.weight"] - weights["layer.dense.weight"]).abs().max()
+    assert error <= weights["layer.dense.weight"].abs().max() / 127  # half a step of the row's scale, at most
+    half = pack(weights, "float16")
+    assert torch.equal(unpack(half)["layer.dense.weight"], weights["layer.dense.weight"].half().float())
+    size = lambda packed: sum(t.numel() * t.element_size() for t in packed.values())  # noqa: E731
+    assert size(small) < 0.6 * size(half)
+    # converting a float16 file gives what training writes from the float32 weights
+    assert all(torch.equal(pack(half, "int8")[k], small[k]) for k in small)
+    with pytest.raises(ValueError):
+        pack(weights, "int4")
+
+
 @pytest.mark.real
-def test_train_reader_writes_weights_and_a_card_that_load_back(tmp_path, e5_model_dir, monkeypatch):
+@pytest.mark.parametrize("dtype", ["float16", "int8"])
+def test_train_reader_writes_weights_and_a_card_that_load_back(tmp_path, e5_model_dir, monkeypatch, dtype):
     """`aimf train reader` end to end on a tiny SQuAD file: two steps, then the written reader loads and reads."""
     import argparse
 
@@ -292,9 +316,10 @@ def test_train_reader_writes_weights_and_a_card_that_load_back(tmp_path, e5_mode
     train_reader.add_arguments(parser)
     out = tmp_path / "reader"
     args = parser.parse_args(["reader", "--squad", str(_squad(tmp_path)), "--max-steps", "2", "--batch", "4",
-                              "--out", str(out), "--results", str(tmp_path / "results.json")])
+                              "--out", str(out), "--results", str(tmp_path / "results.json"), "--weights-dtype", dtype])
     assert train_reader.run(args) == 0
     card = json.loads((out / CARD_NAME).read_text(encoding="utf-8"))
+    assert card["weights_dtype"] == dtype
     assert card["training"]["steps"] == 2 and card["seed"] == 13 and len(card["data"]["sha256"]) == 64
     assert card["figures"]["reader"]["near_miss_questions"] >= 0 and "word_overlap" in card["figures"]["baselines"]
     reader = Reader.open(e5_model_dir, out)
