@@ -177,7 +177,8 @@ def run(args: argparse.Namespace) -> int:
         param.requires_grad = name in names
     figures: dict[str, object] = {}
     if cases:
-        figures["baselines"] = baselines(net, encoder, cases)
+        # the e5 baseline is the base model's: a second stage's network already carries the first stage's layers
+        figures["baselines"] = baselines(make_network(model_path) if args.init else net, encoder, cases)
         print("références :", json.dumps(figures["baselines"]))
 
     # ---- the frozen layers, once
