@@ -88,8 +88,6 @@ _LEADS = {"d": "de", "du": "de", "des": "de", "de": "de", "of": "de", "a": "a", 
 def _lead(words: list[str], i: int) -> str:
     """The preposition or article before words[i] (an elided "d'"/"l'" counts), merged to one form."""
     elided = re.match(r"^([dl])['’]", words[i], re.I)
-    if elided and i > 0 and _bare(words[i - 1])[:1].isupper():
-        return ""  # a particle inside a name ("Constant d'Aubigné", "Côte d'Ivoire") introduces nothing
     before = elided.group(1) if elided else (words[i - 1] if i > 0 else "")
     return _LEADS.get(fold(before), "")
 

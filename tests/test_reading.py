@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rag.answer import Passage
 from rag.generators.extractive import ExtractiveGenerator, _asks, _short_answer
-from rag.question import constraints, context_text, frame, holds, normalize_typography, parallel
+from rag.question import constraints, context_text, frame, holds, normalize_typography
 
 
 def passage(text: str, title: str = "", n: int = 1, source: str = "") -> Passage:
@@ -77,15 +77,6 @@ def test_an_ordinal_holds_in_words_and_a_hyphenated_name_in_a_near_spelling() ->
     assert holds(place, context_text("Le débarquement eut lieu le 14 juin 1830 à Sidi-Ferruch."))
     assert holds(next(iter(constraints("Où est la gare de Mitry-Claye ?"))), context_text("entre Paris et Mitry - Claye"))
     assert not holds(place, context_text("Le débarquement eut lieu à Alger."))
-
-
-def test_the_particle_of_a_name_is_no_preposition_introducing_a_parallel_subject() -> None:
-    question = "Où Jean d'Orval a-t-il été enfermé ?"
-    orval = next(c for c in constraints(question) if c.text == "Orval")
-    assert parallel(orval, "Il est enfermé dans plusieurs prisons, dont celle de Rennes.", question) == []
-    # a preposition still introduces its name: the sentence about Nantes is parallel to the question about Rennes
-    rennes = next(c for c in constraints("Combien d'habitants compte la ville de Rennes ?") if c.text == "Rennes")
-    assert parallel(rennes, "La ville de Nantes compte 300 000 habitants.", "Combien d'habitants compte la ville de Rennes ?")
 
 
 def test_typography_is_normalised_once() -> None:
