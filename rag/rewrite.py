@@ -33,6 +33,7 @@ _QUESTION_START = re.compile(
     r"^\s*(qui|que|quoi|quel|quelle|quels|quelles|comment|pourquoi|combien|où|quand|est-ce|who|what|which|how|why|"
     r"when|where|is|are|does|do|did)\b", re.I,
 )
+_QUOTED = re.compile(r"[«“\"][^«»“”\"]*[»”\"]")
 _PROPER = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-ZÀ-ÖØ-Þ][\w'’-]+(?:\s+[A-ZÀ-ÖØ-Þ][\w'’-]+)*)")
 
 
@@ -80,8 +81,12 @@ def rule_rewrite(question: str, history: Iterable) -> str:
     m = _CONTINUATION.match(question)
     if m:
         rest = question[m.end():].strip().rstrip(" ?").strip()
+        if _QUESTION_START.match(rest) and not needs_context(rest):
+            # "Et quel projet est mené à Cotonou ?" is a whole question once its "Et" is dropped
+            return f"{rest[:1].upper()}{rest[1:]} ?"
         new_names = _PROPER.findall(rest)
-        old_names = _PROPER.findall(last)
+        # a capitalised word inside a quoted title is part of the title, not a name to swap
+        old_names = _PROPER.findall(_QUOTED.sub(" ", last))
         if new_names and old_names:
             # Same question about another place or person: swap the last named entity.
             return _replace_last(last, old_names[-1], new_names[-1])

@@ -658,6 +658,16 @@ def test_llm_rewrite_that_loses_the_follow_up_falls_back_to_the_rules():
     assert rewrite("Et à Tunis ?", HISTORY, down) == "Quel projet est mené à Tunis ?"
 
 
+def test_a_follow_up_that_is_a_whole_question_stands_alone_and_a_quoted_title_is_never_rewritten():
+    from rag.rewrite import rewrite
+
+    titled = [{"role": "user", "content": "Quelle ville préside la commission « Villes numériques » ?"}]
+    assert rewrite("Et quel projet est mené à Cotonou ?", titled) == "Quel projet est mené à Cotonou ?"
+    # "Villes" is a word of the title, not a name the follow-up's "Tunis" replaces
+    assert "« Villes numériques »" in rewrite("Et à Tunis ?", titled)
+    assert rewrite("Et quel est son budget ?", HISTORY) != "Quel est son budget ?"  # "son" still needs the context
+
+
 @pytest.mark.parametrize(
     "question,follow_up",
     [
