@@ -92,6 +92,10 @@ def _lead(words: list[str], i: int) -> str:
     return _LEADS.get(fold(before), "")
 
 
+# A title quoted in a question: « … », “ … ” or "…".
+QUOTED_TITLE = re.compile(r"[«“\"]\s*([^«»“”\"]{3,120}?)\s*[»”\"]")
+
+
 def constraints(question: str, names: bool = True, skip_first: bool = True) -> list[Constraint]:
     """Proper names and years the question relies on. ``names=False`` (a question in another language than the
     documents) keeps only years, acronyms and lone capitalised words: runs of them are institutions whose names get
@@ -125,13 +129,10 @@ def constraints(question: str, names: bool = True, skip_first: bool = True) -> l
             out.append(Constraint(bare, "name", _lead(words, i)))
     # A quoted title ("la commission « Villes innovantes, intelligentes et responsables »") names one thing with all
     # its words, lower-case ones too: a commission whose title shares its first word is another commission.
-    for m in _QUOTED.finditer(question if names else ""):  # across languages a title is translated
+    for m in QUOTED_TITLE.finditer(question if names else ""):  # across languages a title is translated
         if len(tokens(m.group(1))) > 1:
             out.append(Constraint(m.group(1).strip(), "title"))
     return list(dict.fromkeys(out))
-
-
-_QUOTED = re.compile(r"[«“\"]\s*([^«»“”\"]{3,120}?)\s*[»”\"]")
 
 
 # "à Dakar et à Abidjan", "Dakar and Abidjan", "en 2022 et en 2023": one ask about two subjects.

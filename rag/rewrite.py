@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterable
 
+from rag.question import QUOTED_TITLE
 from rag.text import fold, tokens
 
 _CONTINUATION = re.compile(r"^\s*(et|mais|puis|ensuite|aussi|and|but|what about|how about|also)\b[\s,]*", re.I)
@@ -33,7 +34,6 @@ _QUESTION_START = re.compile(
     r"^\s*(qui|que|quoi|quel|quelle|quels|quelles|comment|pourquoi|combien|où|quand|est-ce|who|what|which|how|why|"
     r"when|where|is|are|does|do|did)\b", re.I,
 )
-_QUOTED = re.compile(r"[«“\"][^«»“”\"]*[»”\"]")
 _PROPER = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-ZÀ-ÖØ-Þ][\w'’-]+(?:\s+[A-ZÀ-ÖØ-Þ][\w'’-]+)*)")
 
 
@@ -86,7 +86,7 @@ def rule_rewrite(question: str, history: Iterable) -> str:
             return f"{rest[:1].upper()}{rest[1:]} ?"
         new_names = _PROPER.findall(rest)
         # a capitalised word inside a quoted title is part of the title, not a name to swap
-        old_names = _PROPER.findall(_QUOTED.sub(" ", last))
+        old_names = _PROPER.findall(QUOTED_TITLE.sub(" ", last))
         if new_names and old_names:
             # Same question about another place or person: swap the last named entity.
             return _replace_last(last, old_names[-1], new_names[-1])
