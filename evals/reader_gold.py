@@ -7,7 +7,10 @@ indexed corpus (one search for the whole question; the assistant also searches e
 - answerable: the retrieved passage that holds an evidence phrase, with the answer's characters in it (the
   reference itself when the passage holds it, else its key terms inside the evidence); plus one retrieved passage
   holding neither (no answer);
-- unanswerable: its two best retrieved passages, each with no answer.
+- unanswerable: its two best retrieved passages, each with no answer;
+- optionally, for each answerable question, a near-miss made from it (an entity, a year or an amount swapped for
+  another one of the corpus that the answering passage never mentions) with that passage: no answer. These are
+  the association's own near-misses ("… à Hué en 2019" read against the passage about Hué in 2025).
 A question whose answer cannot be placed in a passage gives no example (counted, not guessed).
 """
 
@@ -25,6 +28,7 @@ MAX_ANSWER_CHARS = 120
 NEGATIVES_PER_UNANSWERABLE = 2
 
 Search = Callable[[str], list[tuple[str, str]]]  # question -> retrieved (title, text), best first
+NearMiss = Callable[[str, str], str | None]  # (question, passage it must not be answered from) -> near-miss or None
 
 
 def phrase_pattern(phrase: str) -> re.Pattern:
@@ -69,9 +73,11 @@ class GoldStats:
     placed: int = 0  # answerable questions whose answer was placed in a retrieved passage
     unplaced: int = 0
     unanswerable: int = 0
+    near_misses: int = 0
 
 
-def gold_examples(questions: Iterable[GoldQuestion], search: Search, stats: GoldStats | None = None) -> list[Example]:
+def gold_examples(questions: Iterable[GoldQuestion], search: Search, stats: GoldStats | None = None,
+                  near_miss: NearMiss | None = None) -> list[Example]:
     stats = stats if stats is not None else GoldStats()
     out: list[Example] = []
     for q in questions:
@@ -88,6 +94,10 @@ def gold_examples(questions: Iterable[GoldQuestion], search: Search, stats: Gold
         stats.placed += 1
         title, text, (a, b) = placed
         out.append(Example(q.question, title, text, a, text[a:b]))
+        near = near_miss(q.question, f"{title} {text}") if near_miss else None
+        if near:
+            stats.near_misses += 1
+            out.append(Example(near, title, text, None, None))
         marks = [m for m in (q.answer, *q.evidence, *(alt for k in q.key_terms for alt in k.split("|"))) if m.strip()]
         other = next(((t, x) for t, x in passages if not any(find(m, x) for m in marks)), None)
         if other is not None:

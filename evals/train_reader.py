@@ -18,6 +18,7 @@ and `--init DIR` continues from a trained reader: the shipped weights are PIAF f
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import math
@@ -53,6 +54,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="jeux de questions JSONL ajoutés à l'entraînement, ou « dev » pour la moitié dev "
                         "(evals/datasets/splits.json ; la moitié test est refusée) : réponses placées dans les "
                         "passages que l'index du corpus retrouve (lancez d'abord « aimf ingest »)")
+    p.add_argument("--gold-near-miss", action=argparse.BooleanOptionalAction, default=False,
+                   help="avec --gold : une quasi-question par question à réponse (un nom, une année ou un montant "
+                        "échangé pour un autre du corpus), lue avec le passage qui répond : pas de réponse")
     p.add_argument("--init", type=Path, default=None,
                    help="partir d'un lecteur déjà entraîné (dossier avec card.json) au lieu du modèle de base")
     p.add_argument("--threads", type=int, default=2)
@@ -155,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     examples = training_examples(train_articles, args.seed, maker)
     gold_files = _gold_files(args.gold)
     files = _sha256([args.squad, *gold_files])
-    gold = _gold_examples(gold_files, settings) if gold_files else []
+    gold = _gold_examples(gold_files, settings, args.seed if args.gold_near_miss else None) if gold_files else []
     examples += gold
     # The gold examples depend on the index (corpus and retrieval): their own text is hashed, not only the files.
     gold_sha = hashlib.sha256(json.dumps([[e.question, e.title, e.text, e.start] for e in gold]).encode()).hexdigest()
@@ -272,7 +276,8 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "data": {"sha256": data_sha, "files": {Path(k).name: v for k, v in files.items()},
                  "train_articles": args.half, "examples": len(examples), "usable": len(encoded),
-                 "limit_questions": args.limit_questions, "gold_examples": len(gold)},
+                 "limit_questions": args.limit_questions, "gold_examples": len(gold),
+                 "gold_near_miss": bool(gold and args.gold_near_miss)},
         "training": {"epochs": args.epochs, "batch": args.batch, "lr_layers": args.lr, "lr_head": args.lr_head,
                      "steps": done, "steps_planned": total, "seconds": round(train_seconds, 1),
                      "threads": args.threads},
@@ -314,9 +319,11 @@ def _gold_files(given: list[Path]) -> list[Path]:
     return list(dict.fromkeys(files))
 
 
-def _gold_examples(paths: list[Path], settings) -> list:
-    """Examples from gold JSONL question sets, each question put to the retriever over the indexed corpus."""
+def _gold_examples(paths: list[Path], settings, near_miss_seed: int | None = None) -> list:
+    """Examples from gold JSONL question sets, each question put to the retriever over the indexed corpus; with a
+    seed, each answerable one also gives a near-miss whose swapped name, year or amount comes from the corpus."""
     from evals.dataset import load_dataset
+    from evals.reader_data import NearMissMaker
     from evals.reader_gold import GoldStats, gold_examples
     from rag.assistant import Assistant, to_passage
     from rag.store import IndexMissingError
@@ -333,9 +340,14 @@ def _gold_examples(paths: list[Path], settings) -> list:
     def search(question: str) -> list[tuple[str, str]]:
         return [(p.title, p.text) for p in map(to_passage, assistant.retriever.search(question, k=settings.k))]
 
-    examples = gold_examples([q for path in paths for q in load_dataset(path)], search, stats)
+    near_miss = None
+    if near_miss_seed is not None:
+        maker = NearMissMaker.from_texts(d.page_content for d in assistant.retriever.store.all_documents())
+        near_miss = functools.partial(maker.make, rng=random.Random(near_miss_seed))
+    examples = gold_examples([q for path in paths for q in load_dataset(path)], search, stats, near_miss)
     print(f"questions de référence : {stats.questions} ({stats.placed} réponses placées, {stats.unplaced} non "
-          f"placées, {stats.unanswerable} sans réponse) : {len(examples)} exemples")
+          f"placées, {stats.unanswerable} sans réponse, {stats.near_misses} quasi-questions) : "
+          f"{len(examples)} exemples")
     return examples
 
 

@@ -351,3 +351,40 @@ def test_a_reader_folder_can_be_named_and_a_folder_without_a_card_is_refused(tmp
     assert reader_folder(Settings(_env_file=None, reader=str(tmp_path))) == tmp_path
     with pytest.raises(ValidationError, match="dossier d'un lecteur entraîné"):
         Settings(_env_file=None, reader=str(tmp_path / "nothing"))
+
+
+@pytest.mark.real
+def test_train_reader_learns_gold_questions_from_the_real_index_with_their_near_misses(tmp_path, bundled_index,
+                                                                                       monkeypatch):
+    """`aimf train reader --gold FILE --gold-near-miss`: the gold questions are put to the REAL retriever over the
+    bundled corpus; the answerable one gives its passage with the answer, and a near-miss made from the corpus."""
+    import argparse
+
+    from evals import train_reader
+    from rag.reader import CARD_NAME
+
+    settings, _ = bundled_index
+    monkeypatch.setattr("rag.settings.get_settings", lambda: settings)
+    gold = tmp_path / "gold.jsonl"
+    rows = [{"id": "a", "lang": "fr", "question": "Quel montant de subventions le Bureau a-t-il accordé lors de sa "
+             "réunion du 9 octobre 2015 ?", "answer": "Plus de 2 millions d'euros",
+             "evidence": ["le Bureau a accordé plus de 2 millions d'euros de subventions"], "type": "number",
+             "answerable": True, "key_terms": ["2 millions"]},
+            {"id": "b", "lang": "fr", "question": "Quel est le budget du Pôle numérique des services municipaux de "
+             "Cotonou ?", "answer": "", "evidence": [], "type": "number", "answerable": False}]
+    gold.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    parser = argparse.ArgumentParser()
+    train_reader.add_arguments(parser)
+    cards = {}
+    for flag in ("--gold-near-miss", "--no-gold-near-miss"):
+        out = tmp_path / flag
+        args = parser.parse_args(["reader", "--squad", str(_squad(tmp_path)), "--max-steps", "1", "--batch", "4",
+                                  "--layers", "2", "--gold", str(gold), flag, "--out", str(out),
+                                  "--results", str(tmp_path / "results.json")])
+        assert train_reader.run(args) == 0
+        cards[flag] = json.loads((out / CARD_NAME).read_text(encoding="utf-8"))["data"]
+    with_near, without = cards["--gold-near-miss"], cards["--no-gold-near-miss"]
+    assert with_near["gold_near_miss"] and not without["gold_near_miss"]
+    # placed answer + a retrieved passage without it + the unanswerable's two passages (+ one near-miss)
+    assert without["gold_examples"] == 4 and with_near["gold_examples"] == 5
+    assert with_near["sha256"] != without["sha256"]

@@ -53,3 +53,31 @@ def test_gold_examples_place_answers_and_take_real_near_misses_from_the_search()
     # answer is in no passage: no example at all
     assert none == [("Où est le siège de l'AIMF ?", "Réunion"), ("Quel est le budget du siège ?", "Histoire"),
                     ("Quel est le budget du siège ?", "Réunion")]
+
+
+def test_a_near_miss_of_each_placed_question_is_read_against_its_answering_passage() -> None:
+    import random
+
+    from evals.reader_data import NearMissMaker
+    from evals.reader_gold import GoldStats
+
+    def fake_search(question: str):  # FAKE retriever: the same two passages for every question
+        return [("Réunion", OTHER), ("Histoire", SIEGE)]
+
+    # the corpus names Dakar and 2019 (never in the answering passage), Paris and 1979 (in it: never swapped in)
+    maker = NearMissMaker.from_texts(["À Dakar en 2019, le Bureau a voté.", SIEGE])
+    rng = random.Random(0)
+    stats = GoldStats()
+    questions = [gq("Où est le siège de l'AIMF en 1979 ?", "à Paris", ["son siège à Paris"], ["Paris"]),
+                 gq("Quel est le budget du siège ?", answerable=False)]
+    examples = gold_examples(questions, fake_search, stats, lambda q, passage: maker.make(q, passage, rng))
+    near = [e for e in examples if e.start is None and e.question not in {q.question for q in questions}]
+    assert stats.near_misses == len(near) == 1
+    (e,) = near
+    assert e.text == SIEGE and e.answer is None  # the passage that answers the real question, now with no answer
+    # one thing of the question swapped for a name or year of the corpus that the passage never mentions
+    swapped_in = [w for w in ("Dakar", "2019", "Bureau") if w in e.question]
+    assert len(swapped_in) == 1 and swapped_in[0] not in SIEGE
+    assert e.question.count("AIMF") + e.question.count("1979") == 1
+    # without a near-miss maker, the same questions give no made-up question
+    assert all(x.question in {q.question for q in questions} for x in gold_examples(questions, fake_search))
