@@ -1,8 +1,10 @@
 """`aimf eval fit-answerable`: refit the answerability model (rag/relevance.answerable) on a SQuAD-format file.
 
 Each question of the chosen articles is asked twice, as `aimf eval fit-relevance` asks it: against the full index
-(its article is there: it should be answered) and against the index without its article (it should not). Two
-features per question, as at answer time: the logit of its best passage's relevance, and the best span score the
+(its article is there: it should be answered) and against the index without its article (it should not); and, with
+`--near-misses` (the default), its near-miss, a name, year or amount swapped for another one of the file that its
+article never mentions (evals/reader_data.NearMissMaker), asked against the full index: its subject's passages are
+found, and still they do not answer it (the relevance alone cannot tell; the reader must). Two features per question, as at answer time: the logit of its best passage's relevance, and the best span score the
 trained reader finds in its best passages. A logistic model of the two is fitted, cross-validated by article halves
 (each half scored with weights fitted on the other), and the answered rates at several floors are set beside those
 of the relevance alone and of the rule "relevance at the floor, or a reader span of score RELEVANCE_FLOOR".
@@ -33,6 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--odd-reader", type=Path, default=None,
                    help="lecteur entraîné sur les articles impairs (--half odd) : il lit les questions des articles pairs")
     p.add_argument("--questions", type=int, default=0, help="questions tirées au hasard (0, par défaut : toutes)")
+    p.add_argument("--near-misses", action=argparse.BooleanOptionalAction, default=True,
+                   help="poser aussi la quasi-question de chaque question (un nom, une année ou un montant échangé) "
+                        "à l'index complet : elle ne doit pas avoir de réponse")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     from evals.fit_relevance import not_squad, report, with_and_without
     from evals.squad import article_index, index_squad
-    from rag.assistant import Assistant
+    from rag.assistant import Assistant, to_passage
     from rag.embeddings import resolve_model_path
     from rag.reader import RELEVANCE_PASSAGES, Reader, ReaderError
     from rag.settings import get_settings
@@ -77,16 +82,45 @@ def run(args: argparse.Namespace) -> int:
         span = reader.reading(question, [(p.title, p.text) for p in passages[:RELEVANCE_PASSAGES]]).best()
         return best, span.score if span is not None else None
 
-    rows, groups = [], []
+    near_miss = _near_miss_maker(args.dataset, args.seed) if args.near_misses else None
+    rows, groups, kinds = [], [], []
     for q, vector, found, other in with_and_without(assistant, args.dataset, sample, err):
         reader = readers[article_index(q.source) % 2]
         rows += [(*features(q.question, vector, found, reader), 1), (*features(q.question, vector, other, reader), 0)]
-        groups += [article_index(q.source) // 2 % 2] * 2
-    result = fit_and_check(rows, np.array(groups))
+        kinds += ["with_article", "without_article"]
+        near = near_miss(q) if near_miss else None
+        if near:
+            near_vector = assistant.embeddings.embed_query(near)
+            near_found = [to_passage(d) for d in assistant.retriever.search(near, k=settings.k, query_vector=near_vector)]
+            rows.append((*features(near, near_vector, near_found, reader), 0))
+            kinds.append("near_miss")
+        groups += [article_index(q.source) // 2 % 2] * (len(kinds) - len(groups))
+    result = fit_and_check(rows, np.array(groups), kinds)
     result.update(dataset=str(args.dataset), even_reader=str(args.even_reader or ""), odd_reader=str(args.odd_reader or ""),
-                  questions=len(sample), seed=args.seed)
+                  questions=len(sample), seed=args.seed, near_misses=kinds.count("near_miss"),
+                  rows=[[kind, round(rel, 6), None if score is None else round(score, 4), label, int(group)]
+                        for (rel, score, label), kind, group in zip(rows, kinds, groups)])
     report(result, args.out)
     return 0
+
+
+def _near_miss_maker(dataset: Path, seed: int):
+    """question -> its near-miss (or None): a name, year or amount swapped for one of the file its article never
+    mentions, as the reader's training makes them."""
+    from evals.reader_data import NearMissMaker
+    from evals.squad import load_squad
+
+    paragraphs, _ = load_squad(dataset)
+    maker = NearMissMaker.from_texts(text for _, text in paragraphs.values())
+    articles: dict[str, list[str]] = {}
+    for source, (_, text) in paragraphs.items():
+        articles.setdefault(source.split("/")[0], []).append(text)
+    rng = random.Random(seed)
+
+    def near_miss(q) -> str | None:
+        return maker.make(q.question, " ".join(articles[q.source.split("/")[0]]), rng)
+
+    return near_miss
 
 
 def design(rows: list[tuple[float, float | None, int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -104,14 +138,16 @@ def fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     return model.coef_[0], float(model.intercept_[0])
 
 
-def fit_and_check(rows: list[tuple[float, float | None, int]], groups: np.ndarray) -> dict:
-    """Weights fitted on every row; answered rates at each floor, each group scored with weights fitted on the
-    other, beside the relevance alone and the rescue rule."""
+def fit_and_check(rows: list[tuple[float, float | None, int]], groups: np.ndarray, kinds: list[str] | None = None) -> dict:
+    """Weights fitted on every row; answered rates at each floor for each kind of row (with its article, without
+    it, near-miss), each group scored with weights fitted on the other, beside the relevance alone and the rescue
+    rule."""
     from scipy.special import expit
 
     from rag.reader import RELEVANCE_FLOOR
 
     x, y = design(rows)
+    kind_of = np.array(kinds or ["with_article" if label else "without_article" for label in y])
     held_out = np.zeros(len(y))
     for g in (0, 1):
         w, b = fit(x[groups != g], y[groups != g])
@@ -121,8 +157,8 @@ def fit_and_check(rows: list[tuple[float, float | None, int]], groups: np.ndarra
     rates = {}
     for t in FLOORS:
         rule = (relevance >= t) | (x[:, 1] >= RELEVANCE_FLOOR)
-        rates[str(t)] = {name: {"answered_with_article": round(float(a[y == 1].mean()), 3),
-                                "answered_without_article": round(float(a[y == 0].mean()), 3)}
+        rates[str(t)] = {name: {f"answered_{kind}": round(float(a[kind_of == kind].mean()), 3)
+                                for kind in dict.fromkeys(kind_of)}
                          for name, a in (("model", held_out >= t), ("relevance_alone", relevance >= t),
                                          ("relevance_or_reader", rule))}
     return {"weights": {"relevance_logit": round(float(w[0]), 4), "reader_score": round(float(w[1]), 4)},

@@ -432,3 +432,36 @@ def test_fit_cross_lingual_refuses_the_frozen_half(capsys) -> None:
     target = next(p for p in frozen if p.is_file())
     assert main(["eval", "fit-cross-lingual", "--dataset", str(target)]) == 2
     assert "moitié test" in capsys.readouterr().err
+
+
+def test_fit_answerable_reports_near_misses_apart_and_makes_them_from_other_articles(tmp_path: Path) -> None:
+    """Near-miss rows (the question's subject found, a detail swapped) are counted apart; the near-miss of a
+    question swaps in a name, year or amount of another article, never one of its own."""
+    import numpy as np
+
+    from evals.fit_answerable import _near_miss_maker, fit_and_check
+
+    rng = np.random.default_rng(1)
+    rows, kinds = [], []
+    for _ in range(150):
+        rows += [(0.7, float(rng.normal(6, 2)), 1), (0.05, None, 0), (0.7, float(rng.normal(-4, 2)), 0)]
+        kinds += ["with_article", "without_article", "near_miss"]
+    groups = np.array([i // 3 % 2 for i in range(len(rows))])
+    at = fit_and_check(rows, groups, kinds)["floors"]["0.2"]
+    assert set(at["model"]) == {"answered_with_article", "answered_without_article", "answered_near_miss"}
+    # same relevance for the question and its near-miss: only the reader's score tells them apart
+    assert at["relevance_alone"]["answered_near_miss"] == 1.0 and at["model"]["answered_near_miss"] < 0.1
+
+    squad = {"version": "1", "data": [
+        {"title": "Dakar", "paragraphs": [{"context": "Dakar a accueilli le sommet en 1982.", "qas": [
+            {"id": "q1", "question": "Quelle ville a accueilli le sommet en 1982 ?",
+             "answers": [{"text": "Dakar", "answer_start": 0}]}]}]},
+        {"title": "Abidjan", "paragraphs": [{"context": "Abidjan a voté un budget en 2019.", "qas": []}]}]}
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps(squad), encoding="utf-8")
+    from evals.squad import load_squad
+
+    _, questions = load_squad(path)
+    near = _near_miss_maker(path, seed=0)(questions[0])
+    assert near and near != questions[0].question
+    assert "2019" in near or "Abidjan" in near
