@@ -2,7 +2,7 @@
 
 Each question of the chosen articles is asked twice, as `aimf eval fit-relevance` asks it: against the full index
 (its article is there: it should be answered) and against the index without its article (it should not); and, with
-`--near-misses` (the default), its near-miss, a name, year or amount swapped for another one of the file that its
+`--near-misses`, its near-miss, a name, year or amount swapped for another one of the file that its
 article never mentions (evals/reader_data.NearMissMaker), asked against the full index: its subject's passages are
 found, and still they do not answer it (the relevance alone cannot tell; the reader must). Two features per question, as at answer time: the logit of its best passage's relevance, and the best span score the
 trained reader finds in its best passages. A logistic model of the two is fitted, cross-validated by article halves
@@ -35,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--odd-reader", type=Path, default=None,
                    help="lecteur entraîné sur les articles impairs (--half odd) : il lit les questions des articles pairs")
     p.add_argument("--questions", type=int, default=0, help="questions tirées au hasard (0, par défaut : toutes)")
-    p.add_argument("--near-misses", action=argparse.BooleanOptionalAction, default=True,
+    p.add_argument("--near-misses", action=argparse.BooleanOptionalAction, default=False,
                    help="poser aussi la quasi-question de chaque question (un nom, une année ou un montant échangé) "
                         "à l'index complet : elle ne doit pas avoir de réponse")
 
