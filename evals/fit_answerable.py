@@ -2,9 +2,10 @@
 
 Each question of the chosen articles is asked twice, as `aimf eval fit-relevance` asks it: against the full index
 (its article is there: it should be answered) and against the index without its article (it should not); and, with
-`--near-misses`, its near-miss, a name, year or amount swapped for another one of the file that its
-article never mentions (evals/reader_data.NearMissMaker), asked against the full index: its subject's passages are
-found, and still they do not answer it (the relevance alone cannot tell; the reader must). Two features per question, as at answer time: the logit of its best passage's relevance, and the best span score the
+`--near-misses`, its near-miss, a name, year or amount swapped for another one of the file that its article never
+mentions (evals/reader_data.NearMissMaker), asked against the full index: its subject's passages are found, and
+still they do not answer it (the relevance alone cannot tell; the reader must). Two features per question, as at
+answer time: the logit of its best passage's relevance, and the best span score the
 trained reader finds in its best passages. A logistic model of the two is fitted, cross-validated by article halves
 (each half scored with weights fitted on the other), and the answered rates at several floors are set beside those
 of the relevance alone and of the rule "relevance at the floor, or a reader span of score RELEVANCE_FLOOR".
@@ -91,8 +92,8 @@ def run(args: argparse.Namespace) -> int:
         near = near_miss(q) if near_miss else None
         if near:
             near_vector = assistant.embeddings.embed_query(near)
-            near_found = [to_passage(d) for d in assistant.retriever.search(near, k=settings.k, query_vector=near_vector)]
-            rows.append((*features(near, near_vector, near_found, reader), 0))
+            near_found = assistant.retriever.search(near, k=settings.k, query_vector=near_vector)
+            rows.append((*features(near, near_vector, [to_passage(d) for d in near_found], reader), 0))
             kinds.append("near_miss")
         groups += [article_index(q.source) // 2 % 2] * (len(kinds) - len(groups))
     result = fit_and_check(rows, np.array(groups), kinds)
@@ -138,7 +139,8 @@ def fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     return model.coef_[0], float(model.intercept_[0])
 
 
-def fit_and_check(rows: list[tuple[float, float | None, int]], groups: np.ndarray, kinds: list[str] | None = None) -> dict:
+def fit_and_check(rows: list[tuple[float, float | None, int]], groups: np.ndarray,
+                  kinds: list[str] | None = None) -> dict:
     """Weights fitted on every row; answered rates at each floor for each kind of row (with its article, without
     it, near-miss), each group scored with weights fitted on the other, beside the relevance alone and the rescue
     rule."""
