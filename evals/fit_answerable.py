@@ -87,15 +87,16 @@ def run(args: argparse.Namespace) -> int:
     rows, groups, kinds = [], [], []
     for q, vector, found, other in with_and_without(assistant, args.dataset, sample, err):
         reader = readers[article_index(q.source) % 2]
-        rows += [(*features(q.question, vector, found, reader), 1), (*features(q.question, vector, other, reader), 0)]
-        kinds += ["with_article", "without_article"]
+        asked = [(*features(q.question, vector, found, reader), 1, "with_article"),
+                 (*features(q.question, vector, other, reader), 0, "without_article")]
         near = near_miss(q) if near_miss else None
         if near:
             near_vector = assistant.embeddings.embed_query(near)
             near_found = assistant.retriever.search(near, k=settings.k, query_vector=near_vector)
-            rows.append((*features(near, near_vector, [to_passage(d) for d in near_found], reader), 0))
-            kinds.append("near_miss")
-        groups += [article_index(q.source) // 2 % 2] * (len(kinds) - len(groups))
+            asked.append((*features(near, near_vector, [to_passage(d) for d in near_found], reader), 0, "near_miss"))
+        rows += [row[:3] for row in asked]
+        kinds += [row[3] for row in asked]
+        groups += [article_index(q.source) // 2 % 2] * len(asked)
     result = fit_and_check(rows, np.array(groups), kinds)
     result.update(dataset=str(args.dataset), even_reader=str(args.even_reader or ""), odd_reader=str(args.odd_reader or ""),
                   questions=len(sample), seed=args.seed, near_misses=kinds.count("near_miss"),
@@ -107,19 +108,16 @@ def run(args: argparse.Namespace) -> int:
 
 def _near_miss_maker(dataset: Path, seed: int):
     """question -> its near-miss (or None): a name, year or amount swapped for one of the file its article never
-    mentions, as the reader's training makes them."""
-    from evals.reader_data import NearMissMaker
-    from evals.squad import load_squad
+    mentions, made as the reader's training makes them (same pools: the articles' texts)."""
+    from evals.reader_data import NearMissMaker, load_squad_articles
+    from evals.squad import article_index
 
-    paragraphs, _ = load_squad(dataset)
-    maker = NearMissMaker.from_texts(text for _, text in paragraphs.values())
-    articles: dict[str, list[str]] = {}
-    for source, (_, text) in paragraphs.items():
-        articles.setdefault(source.split("/")[0], []).append(text)
+    articles = load_squad_articles(dataset)
+    maker = NearMissMaker.from_texts(a.text for a in articles)
     rng = random.Random(seed)
 
     def near_miss(q) -> str | None:
-        return maker.make(q.question, " ".join(articles[q.source.split("/")[0]]), rng)
+        return maker.make(q.question, articles[article_index(q.source)].text, rng)
 
     return near_miss
 
