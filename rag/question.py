@@ -173,11 +173,51 @@ def clauses(question: str) -> list[str]:
     return _SECOND_ASK.split(question)
 
 
+# One thing that two statements describe, each possibly in its own document: "Parmi les villes attendues à Yaoundé,
+# laquelle a coorganisé le séminaire ?" (the set, then what one of its members did), "Which city both pays a grant and
+# started the partnership?", "Quel élu a participé à la fois à la signature et à la réunion ?".
+_AMONG = re.compile(r"^\s*(?:parmi|among|of)\s+(?P<set>.+),\s*(?P<ask>(?:lequel|laquelle|lesquels|lesquelles|quels?|"
+                    r"quelles?|qui|which|who|what)\b.+)$", re.I)
+_BOTH = re.compile(r"^(?P<head>.+?)\s+(?:both|à la fois)\s+(?P<a>.+?)\s+(?:and|et)\s+(?P<b>.+?)\s*[?.!]*$", re.I)
+_PLURAL_ASK = re.compile(r"\b(?:lesquels|lesquelles|quels|quelles|which \w+s|what \w+s)\b", re.I)
+
+
+def conjuncts(question: str) -> list[str]:
+    """The two statements of a question asking for what both describe, each a query of its own ("les villes
+    attendues à Yaoundé" / "laquelle a coorganisé le séminaire"; "Which city pays a grant" / "Which city started the
+    partnership"); empty for any other question."""
+    m = _AMONG.match(question)
+    if m:
+        return [m.group("set").strip(), m.group("ask").strip()]
+    m = _BOTH.match(question)
+    if m:
+        head = m.group("head").strip()
+        return [f"{head} {m.group('a').strip()}", f"{head} {m.group('b').strip()}"]
+    return []
+
+
+def conjunct_kind(question: str) -> str:
+    """The words saying what kind of thing a question about two statements asks for: "les Agences de l'eau",
+    "Which city"; empty for any other question."""
+    m = _AMONG.match(question) or _BOTH.match(question)
+    if not m:
+        return ""
+    return " ".join((m.group("set") if "set" in m.groupdict() else m.group("head")).split()[:4])
+
+
+def asks_for_several(question: str) -> bool:
+    """Whether the question asks for several things ("lesquelles", "which cities"), not one."""
+    return bool(_PLURAL_ASK.search(question))
+
+
 def parts(question: str) -> list[str]:
     """One query for each part of a question whose parts may live in different documents, each part keeping only
     its own subject: the two asks of "Quel montant à Hué en 2025, et combien à Tunis en 2015 ?", the two subjects of
     "les congrès de 2021 et de 2024" or of "les ressources de 2008 … le budget de 2019". Empty for a one-part
-    question. Two parts at most."""
+    question. Two parts at most. A question about what two statements both describe has the two statements."""
+    joined = conjuncts(question)
+    if joined:
+        return joined
     asks = clauses(question)
     if len(asks) > 1:
         own = [constraints(a, skip_first=i == 0) for i, a in enumerate(asks)]

@@ -61,11 +61,28 @@ _ABBREV = r"(?<!\bM\.)(?<!\bMM\.)(?<!\bMme\.)(?<!\bMlle\.)(?<!\bDr\.)(?<!\bPr\.)
 _SENTENCE_END = re.compile(_ABBREV + r"(?<=[.!?…])[»”\"')\]]*\s+(?=[«“\"(\[]?[A-ZÀ-ÖØ-Þ0-9])|\n+")
 
 
+_LIST_NUMBER = re.compile(r"\s*\d{1,3}[.)]")
+_LIST_LINE = re.compile(r"\s*(?:\d{1,3}[.)]|[-•*–])\s|.*[:;,]\s*$")
+
+
+def _numbered_item(text: str, at: int) -> bool:
+    """Whether ``at`` ends the number of an item of a list ("4." in "…;\n4. Haganis et …"): the number alone on its
+    line so far, and the line before introducing a list or being an item itself. A numbered heading after a
+    paragraph ("2. Le Bureau de Tunis") stays a line of its own."""
+    line_start = text.rfind("\n", 0, at) + 1
+    if not _LIST_NUMBER.fullmatch(text, line_start, at):
+        return False
+    before = text[:line_start].rstrip().rsplit("\n", 1)[-1]
+    return bool(before) and bool(_LIST_LINE.match(before))
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Sentence spans (start, end) in ``text``; line breaks end a sentence too (list items, headings)."""
     spans: list[tuple[int, int]] = []
     start = 0
     for m in _SENTENCE_END.finditer(text):
+        if not m.group(0).startswith("\n") and _numbered_item(text, m.start()):
+            continue  # "4. Haganis et …": the number of a list item, not a sentence
         _append_span(text, start, m.start() if m.group(0).startswith("\n") else m.end(), spans)
         start = m.end()
     _append_span(text, start, len(text), spans)

@@ -391,3 +391,66 @@ def test_a_reader_span_of_stop_words_alone_is_no_short_answer() -> None:
     assert composed is not None and "inauguré à Kindia" in composed.text and not composed.text.startswith("**")
     named = ExtractiveGenerator(reader=fake_reader({0: ("Un nouveau réseau", 5.0)})).compose(question, [p], "fr")
     assert named.text.startswith("**Un nouveau réseau**")
+
+
+# --- what two statements both describe -------------------------------------------------------------------------
+def test_a_question_about_what_two_statements_share_gives_the_two_statements() -> None:
+    from rag.question import asks_for_several, conjunct_kind, conjuncts, parts
+
+    among = "Parmi les villes invitées au forum de Lomé, laquelle a signé la charte de Namur ?"
+    assert conjuncts(among) == ["les villes invitées au forum de Lomé", "laquelle a signé la charte de Namur ?"]
+    assert parts(among) == conjuncts(among)  # each statement is searched on its own
+    assert conjunct_kind(among).startswith("les villes")
+    both = "Which mayor both chaired the 2012 forum and signed the Namur charter?"
+    assert conjuncts(both) == ["Which mayor chaired the 2012 forum", "Which mayor signed the Namur charter"]
+    assert asks_for_several("Parmi les partenaires du fonds, lesquels financent l'eau ?")
+    assert not asks_for_several(among)
+    assert conjuncts("Qui a signé la charte de Namur ?") == []
+    assert conjuncts("Parmi les villes invitées, combien ont signé ?") == []  # a count, not a thing described twice
+
+
+def test_the_answer_is_the_name_both_statements_hold_each_from_its_own_passage() -> None:
+    invited = passage("Le forum de Lomé a invité les villes suivantes : Kara, Sokodé, Dapaong et Atakpamé.",
+                      title="Le forum de Lomé", n=1)
+    charter = passage("La charte de Namur a été signée en 2019 par la Ville de Sokodé. Elle engage ses signataires.",
+                      title="La charte de Namur", n=2)
+    composed = compose("Parmi les villes invitées au forum de Lomé, laquelle a signé la charte de Namur ?",
+                       invited, charter)
+    assert composed.text.startswith("**Sokodé**")
+    assert "[1]" in composed.text and "[2]" in composed.text  # one cited sentence per statement
+    # names held by one passage only are not shared, whatever the passage says of both statements
+    both_in_one = passage("Le forum de Lomé a invité Kara et Sokodé ; la charte de Namur a été signée par Kara.", n=1)
+    other = passage("Le programme de Namur finance l'eau potable.", n=2)
+    again = compose("Parmi les villes invitées au forum de Lomé, laquelle a signé la charte de Namur ?",
+                    both_in_one, other)
+    assert again is None or not again.text.startswith("**Kara**") and not again.text.startswith("**Sokodé**")
+
+
+def test_several_shared_names_are_one_answer_when_the_same_two_sentences_hold_them() -> None:
+    from rag.generators.shared_names import candidate_names, lower_case_words, shared_names
+
+    class S:  # a scored sentence, as the writer makes them
+        def __init__(self, passage: int, unit: str, score: float):
+            self.passage, self.unit, self.text, self.score = passage, unit, unit, score
+
+    agencies = S(0, "Les agences de l'eau (Adour-Garonne, Loire-Bretagne, Rhin-Meuse) soutiennent l'association.", 1.0)
+    fund = S(1, "Par le fonds : la Ville de Bordeaux, l'Agence de l'eau Adour-Garonne, l'Agence de l'eau Rhin-Meuse.", 0.9)
+    ceremony = S(2, "La cérémonie a réuni la présidente et le syndic de Bordeaux.", 0.95)
+    lower = lower_case_words([s.unit for s in (agencies, fund, ceremony)])
+    # "Ville" heads "Ville de Bordeaux": a title, not a name; "Agence" is written in lower case elsewhere
+    assert candidate_names(fund.unit, lower, set()) == ["Bordeaux", "Adour-Garonne", "Rhin-Meuse"]
+    found = shared_names([[agencies, ceremony], [fund]], lower, set(), {"agenc"})
+    assert [n.name for n in found] == ["Adour-Garonne", "Rhin-Meuse"]
+    assert all(n.sentences == [agencies, fund] for n in found)
+    assert shared_names([[agencies], []], lower, set()) == []
+
+
+def test_a_numbered_list_item_is_one_sentence_and_its_number_no_figure() -> None:
+    from rag.text import split_sentences
+
+    text = "Partenaires :\n1. la Ville de Metz ;\n4. Haganis et la Régie de l'eau.\n\nFin du texte.\n\n2. Le Bureau de Tunis"
+    assert [text[a:b] for a, b in split_sentences(text)] == [
+        "Partenaires :", "1. la Ville de Metz ;", "4. Haganis et la Régie de l'eau.", "Fin du texte.", "2.",
+        "Le Bureau de Tunis"]  # a numbered heading after a paragraph stays a line of its own
+    items = passage("Les projets :\n\n3. Le programme d'assainissement conduit avec la Fondation Gates.", n=1)
+    assert compose("Combien de camions la Fondation Gates a-t-elle donnés ?", items) is None

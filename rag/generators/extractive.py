@@ -20,7 +20,9 @@ import numpy as np
 
 from rag.answer import Passage
 from rag.lang import detect_lang
-from rag.question import Constraint, clauses, constraints, periods_of, context_text, frame, holds, missing, parallel
+from rag.generators.shared_names import lower_case_words, shared_names, side
+from rag.question import (Constraint, asks_for_several, clauses, conjunct_kind, conjuncts, constraints, context_text,
+                          frame, holds, missing, parallel, periods_of)
 from rag.relevance import coverage
 from rag.sentences import LIST_ITEM as _LIST_ITEM
 from rag.sentences import TABLE_ROW, sentence_key
@@ -284,6 +286,11 @@ class ExtractiveGenerator:
         yield from stream_pieces(composed.text)
 
     def compose(self, question: str, passages: list[Passage], lang: str, query_vector=None) -> Composed | None:
+        statements = conjuncts(question)
+        if statements:
+            composed = self._shared(question, statements, passages)
+            if composed is not None:
+                return composed
         sentences = self._score(question, passages, query_vector)
         # Across languages only years, acronyms and lone names are checked: runs of capitalised words are institutions
         # whose names get translated.
@@ -360,6 +367,33 @@ class ExtractiveGenerator:
             lead = combined
         notes = [_not_given(a.needed[-1], lang) for a in answers if a.best is None and len(answers) > 1 and qframe.alternatives]
         composed.text = "\n\n".join(x for x in (lead, composed.text, " ".join(notes)) if x)
+        return composed
+
+    def _shared(self, question: str, statements: list[str], passages: list[Passage]) -> Composed | None:
+        """A question about what two statements both describe: the names that the best sentences of each statement
+        share, in bold, then each statement's sentence holding them, cited. None when they share none: the question is
+        then read as any other (a sentence that answers it whole)."""
+        embeddings = getattr(self.sentence_vectors, "embeddings", None)
+        scored = [self._score(st, passages, embeddings.embed_query(st) if embeddings is not None else None)
+                  for st in statements]
+        q_terms = set(tokens(question))
+        found = shared_names([side(ss) for ss in scored], lower_case_words([p.text for p in passages]), q_terms,
+                             set(tokens(conjunct_kind(question))))
+        if not found:
+            return None
+        found = found[:MAX_LIST_ITEMS] if asks_for_several(question) else found[:1]
+        every = scored[0]
+        chosen: list[_Sentence] = []
+        for name in found:
+            for s in name.sentences:
+                quoted = [s]
+                if fold(name.name) not in fold(s.text):  # the name is in one of the items the line introduces
+                    quoted += [x for x in every if x.passage == s.passage and x.is_item and x.start > s.start
+                               and fold(name.name) in fold(x.text)][:1]
+                chosen += [x for x in quoted if x not in chosen]
+        chosen.sort(key=lambda x: (x.passage, x.start))
+        composed = self._render(chosen, passages)
+        composed.text = " ; ".join(f"**{n.name}**" for n in found) + "\n\n" + composed.text
         return composed
 
     def _answer_part(self, question: str, sentences: list[_Sentence], contexts: dict[int, "_Context"],
@@ -547,6 +581,8 @@ class ExtractiveGenerator:
                 lines.append("\n- " + _LIST_ITEM.sub("", text) + marker)
             elif s.is_heading and i + 1 < len(chosen):
                 lines.append(("\n" if lines else "") + text + marker + "\n")  # a heading is no sentence to glue onto
+            elif i and chosen[i - 1].is_item:
+                lines.append("\n\n" + text + marker)  # a sentence after a list starts a paragraph of its own
             else:
                 lines.append((" " if lines and not lines[-1].endswith("\n") else "") + text + marker)
         return Composed("".join(lines).strip(), quotes)
@@ -624,10 +660,13 @@ def _previous_terms(s: _Sentence) -> set[str]:
 
 
 def _attach_list_items(sentences: list[_Sentence]) -> None:
-    """Give every sentence its answering unit: a line ending with ":" answers through the items that follow."""
+    """Give every sentence its answering unit: a line ending with ":" answers through the items that follow; an item
+    answers without its marker."""
     for s in sentences:
         if not s.unit:
-            s.unit = " ".join([s.text, *(i.text for i in _items_after(s))]) if s.text.rstrip().endswith(":") else s.text
+            # an item's number ("3. Le programme …") is no figure of what it says
+            s.unit = " ".join([s.text, *(_LIST_ITEM.sub("", i.text) for i in _items_after(s))]) \
+                if s.text.rstrip().endswith(":") else _LIST_ITEM.sub("", s.text)
 
 
 def _restates(span: str, question: str) -> bool:
