@@ -401,7 +401,9 @@ class ExtractiveGenerator:
                      about: list[Constraint] | None = None) -> "_Part":
         """The best sentence that holds the kind of answer asked for and names every constraint (in itself, its
         passage's title or heading, or the sentence before it); else the best one that misses only constraints."""
-        key_terms = self._key_terms(question) if wanted else set()
+        # the names and years of the question's other part are not what this part's answer is about
+        others = {t for c in constraints(question) if c not in needed for t in tokens(c.text)}
+        key_terms = self._key_terms(question, others) if wanted else set()
         typed = [
             s for s in sentences
             if all(_holds(name, p, s.unit, q_terms, question) for name, p in wanted) and not _is_stub(s.text)
@@ -449,9 +451,11 @@ class ExtractiveGenerator:
                 if span is not None and span.score >= SPAN_FLOOR and not _restates(span.text, question):
                     a.span = span.text
 
-    def _key_terms(self, question: str) -> set[str]:
-        """The question's two most specific words that the corpus knows: what a typed answer must be about."""
-        known = [(self.idf(t), t) for t in set(tokens(question)) if self.idf(t) is not None and self.idf(t) > 0]
+    def _key_terms(self, question: str, leave_out: set[str] = frozenset()) -> set[str]:
+        """The question's two most specific words that the corpus knows (but ``leave_out``): what a typed answer must
+        be about."""
+        known = [(self.idf(t), t) for t in set(tokens(question)) - leave_out
+                 if self.idf(t) is not None and self.idf(t) > 0]
         return {t for _, t in sorted(known, reverse=True)[:2]}
 
     # --- scoring ----------------------------------------------------------------------------------------------
