@@ -185,3 +185,16 @@ def test_text_around_a_quoted_passage_comes_from_the_document(assistant):
     speech = norm(speech_text())
     assert before.strip() and norm(before).split()[-1] in speech and norm(before + " " + c.quote)[-200:] in speech
     assert not after.strip() or norm(c.quote + " " + after)[:200] in speech
+
+
+def test_what_two_documents_both_describe_is_answered_from_both(bundled_index):
+    """The whole bundled corpus (real model, real Chroma): the cities expected at one seminar (one document) and the
+    city that co-organised another (a second document); the shared name comes first, each statement cited."""
+    _, assistant = bundled_index
+    answer = assistant.answer("Parmi les villes attendues au séminaire de capitalisation de Yaoundé fin 2021, "
+                              "laquelle a coorganisé le séminaire final de l'AIVF ?")
+    assert not answer.abstained
+    assert answer.text.startswith("**Phnom Penh**")
+    sources = {c.source for c in answer.citations}
+    assert len(sources) == 2, sources
+    assert all("Phnom Penh" in c.quote for c in answer.citations)
