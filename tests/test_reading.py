@@ -424,6 +424,14 @@ def test_the_answer_is_the_name_both_statements_hold_each_from_its_own_passage()
     again = compose("Parmi les villes invitées au forum de Lomé, laquelle a signé la charte de Namur ?",
                     both_in_one, other)
     assert again is None or not again.text.startswith("**Kara**") and not again.text.startswith("**Sokodé**")
+    # each statement's sentence must name what the statement names: the congress of 2015 is not the one of 1990
+    congress = passage("Le congrès de 2015 s'est tenu à Sokodé, en présence de nombreux maires.", title="Congrès", n=2)
+    other_year = compose("Parmi les villes invitées au forum de Lomé, laquelle a accueilli le congrès de 1990 ?",
+                         invited, congress)
+    assert other_year is None or "**Sokodé**" not in other_year.text
+    same_year = compose("Parmi les villes invitées au forum de Lomé, laquelle a accueilli le congrès de 2015 ?",
+                        invited, congress)
+    assert same_year.text.startswith("**Sokodé**")
 
 
 def test_several_shared_names_are_one_answer_when_the_same_two_sentences_hold_them() -> None:

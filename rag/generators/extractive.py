@@ -377,7 +377,12 @@ class ExtractiveGenerator:
         scored = [self._score(st, passages, embeddings.embed_query(st) if embeddings is not None else None)
                   for st in statements]
         q_terms = set(tokens(question))
-        found = shared_names([side(ss) for ss in scored], lower_case_words([p.text for p in passages]), q_terms,
+        lenient = set(constraints(question, names=False))
+        # each statement's sentences name what it names ("le congrès de 1990": not a sentence on the one of 2015)
+        sides = [side([s for s in ss if not _Context(s, passages[s.passage], lenient).missing(
+                           constraints(st, skip_first=False), question)])
+                 for st, ss in zip(statements, scored)]
+        found = shared_names(sides, lower_case_words([p.text for p in passages]), q_terms,
                              set(tokens(conjunct_kind(question))))
         if not found:
             return None
