@@ -178,6 +178,9 @@ def clauses(question: str) -> list[str]:
 # started the partnership?", "Quel élu a participé à la fois à la signature et à la réunion ?".
 _AMONG = re.compile(r"^\s*(?:parmi|among|of)\s+(?P<set>.+),\s*(?P<ask>(?:lequel|laquelle|lesquels|lesquelles|quels?|"
                     r"quelles?|qui|which|who|what)\b.+)$", re.I)
+# "Quelle ville, parmi les membres du Bureau, a accueilli …" (the set set apart inside the question)
+_AMONG_INSIDE = re.compile(r"^\s*(?P<head>(?:quel|quelle|quels|quelles|which|what|who|qui)\b[^,]{0,40}),\s*(?:parmi|among)\s+"
+                           r"(?P<set>[^,]+),\s*(?P<ask>.+)$", re.I)
 _BOTH = re.compile(r"^(?P<head>.+?)\s+(?:both|à la fois)\s+(?P<a>.+?)\s+(?:and|et)\s+(?P<b>.+?)\s*[?.!]*$", re.I)
 _PLURAL_ASK = re.compile(r"\b(?:lesquels|lesquelles|quels|quelles|which \w+s|what \w+s)\b", re.I)
 
@@ -189,6 +192,9 @@ def conjuncts(question: str) -> list[str]:
     m = _AMONG.match(question)
     if m:
         return [m.group("set").strip(), m.group("ask").strip()]
+    m = _AMONG_INSIDE.match(question)
+    if m:
+        return [m.group("set").strip(), f"{m.group('head').strip()} {m.group('ask').strip()}"]
     m = _BOTH.match(question)
     if m:
         head = m.group("head").strip()
@@ -199,7 +205,7 @@ def conjuncts(question: str) -> list[str]:
 def conjunct_kind(question: str) -> str:
     """The words saying what kind of thing a question about two statements asks for: "les Agences de l'eau",
     "Which city"; empty for any other question."""
-    m = _AMONG.match(question) or _BOTH.match(question)
+    m = _AMONG.match(question) or _AMONG_INSIDE.match(question) or _BOTH.match(question)
     if not m:
         return ""
     return " ".join((m.group("set") if "set" in m.groupdict() else m.group("head")).split()[:4])

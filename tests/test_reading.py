@@ -405,6 +405,8 @@ def test_a_question_about_what_two_statements_share_gives_the_two_statements() -
     assert conjuncts(both) == ["Which mayor chaired the 2012 forum", "Which mayor signed the Namur charter"]
     assert asks_for_several("Parmi les partenaires du fonds, lesquels financent l'eau ?")
     assert not asks_for_several(among)
+    inside = "Quelle ville, parmi les villes invitées au forum de Lomé, a signé la charte de Namur ?"
+    assert conjuncts(inside) == ["les villes invitées au forum de Lomé", "Quelle ville a signé la charte de Namur ?"]
     assert conjuncts("Qui a signé la charte de Namur ?") == []
     assert conjuncts("Parmi les villes invitées, combien ont signé ?") == []  # a count, not a thing described twice
 
