@@ -179,8 +179,8 @@ def clauses(question: str) -> list[str]:
 _AMONG = re.compile(r"^\s*(?:parmi|among|of)\s+(?P<set>.+),\s*(?P<ask>(?:lequel|laquelle|lesquels|lesquelles|quels?|"
                     r"quelles?|qui|which|who|what)\b.+)$", re.I)
 # "Quelle ville, parmi les membres du Bureau, a accueilli …" (the set set apart inside the question)
-_AMONG_INSIDE = re.compile(r"^\s*(?P<head>(?:quel|quelle|quels|quelles|which|what|who|qui)\b[^,]{0,40}),\s*(?:parmi|among)\s+"
-                           r"(?P<set>[^,]+),\s*(?P<ask>.+)$", re.I)
+_AMONG_INSIDE = re.compile(r"^\s*(?P<head>(?:quel|quelle|quels|quelles|which|what|who|qui)\b[^,]{0,40}),\s*"
+                           r"(?:parmi|among)\s+(?P<set>[^,]+),\s*(?P<ask>.+)$", re.I)
 _BOTH = re.compile(r"^(?P<head>.+?)\s+(?:both|à la fois)\s+(?P<a>.+?)\s+(?:and|et)\s+(?P<b>.+?)\s*[?.!]*$", re.I)
 _PLURAL_ASK = re.compile(r"\b(?:lesquels|lesquelles|quels|quelles|which \w+s|what \w+s)\b", re.I)
 

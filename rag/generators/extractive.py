@@ -387,7 +387,7 @@ class ExtractiveGenerator:
         if not found:
             return None
         found = found[:MAX_LIST_ITEMS] if asks_for_several(question) else found[:1]
-        every = scored[0]
+        every = scored[0]  # each statement's scoring holds every sentence of the passages
         chosen: list[_Sentence] = []
         for name in found:
             for s in name.sentences:

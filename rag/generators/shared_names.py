@@ -33,7 +33,7 @@ class Scored(Protocol):
 @dataclass
 class SharedName:
     name: str
-    sentences: list  # the best sentence of each statement that holds the name
+    sentences: list[Scored]  # the best sentence of each statement that holds the name
     score: float
 
 
@@ -62,7 +62,7 @@ def candidate_names(text: str, lower_words: set[str], question_terms: set[str]) 
     return list(dict.fromkeys(out))
 
 
-def side(sentences: list, ratio: float = SIDE_RATIO, most: int = SIDE_SENTENCES) -> list:
+def side(sentences: list[Scored], ratio: float = SIDE_RATIO, most: int = SIDE_SENTENCES) -> list[Scored]:
     """The sentences that match one statement: the best one and those scoring ``ratio`` of it, best first."""
     ranked = [s for s in sentences if s.score > 0]
     if not ranked:
@@ -70,7 +70,7 @@ def side(sentences: list, ratio: float = SIDE_RATIO, most: int = SIDE_SENTENCES)
     return [s for s in ranked[:most] if s.score >= ratio * ranked[0].score]
 
 
-def _of_kind(name: str, sentences: list, kind_terms: set[str]) -> bool:
+def _of_kind(name: str, sentences: list[Scored], kind_terms: set[str]) -> bool:
     """Whether a sentence introduces the name with a word of the kind asked for ("l'Agence de l'eau Adour-Garonne",
     "les villes … : Phnom Penh") in the few words before it."""
     for s in sentences:
@@ -80,12 +80,12 @@ def _of_kind(name: str, sentences: list, kind_terms: set[str]) -> bool:
     return False
 
 
-def shared_names(sides: list[list], lower_words: set[str], question_terms: set[str],
+def shared_names(sides: list[list[Scored]], lower_words: set[str], question_terms: set[str],
                  kind_terms: set[str] = frozenset()) -> list[SharedName]:
     """The names held by a sentence of each of the two sides, the two sentences from two passages (a passage matching
     both statements names many things, none of which is what the two share), best first (the sum of the two
-    sentences' scores; one introduced as the ``kind_terms`` say first). Several names are one answer only when the best one's two sentences hold them all ("lesquelles"
-    of one list are in the other list)."""
+    sentences' scores; one introduced as the ``kind_terms`` say first). Several names are one answer only when the
+    best one's two sentences hold them all ("lesquelles" of one list are in the other list)."""
     if len(sides) != 2 or not all(sides):
         return []
     folded = [[_folded_words(s.unit) for s in ss] for ss in sides]
