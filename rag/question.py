@@ -185,28 +185,30 @@ _BOTH = re.compile(r"^(?P<head>.+?)\s+(?:both|à la fois)\s+(?P<a>.+?)\s+(?:and|
 _PLURAL_ASK = re.compile(r"\b(?:lesquels|lesquelles|quels|quelles|which \w+s|what \w+s)\b", re.I)
 
 
+def _conjunct_form(question: str) -> re.Match | None:
+    return _AMONG.match(question) or _AMONG_INSIDE.match(question) or _BOTH.match(question)
+
+
 def conjuncts(question: str) -> list[str]:
     """The two statements of a question asking for what both describe, each a query of its own ("les villes
     attendues à Yaoundé" / "laquelle a coorganisé le séminaire"; "Which city pays a grant" / "Which city started the
     partnership"); empty for any other question."""
-    m = _AMONG.match(question)
-    if m:
-        return [m.group("set").strip(), m.group("ask").strip()]
-    m = _AMONG_INSIDE.match(question)
-    if m:
-        return [m.group("set").strip(), f"{m.group('head').strip()} {m.group('ask').strip()}"]
-    m = _BOTH.match(question)
-    if m:
-        head = m.group("head").strip()
-        return [f"{head} {m.group('a').strip()}", f"{head} {m.group('b').strip()}"]
-    return []
+    m = _conjunct_form(question)
+    if m is None:
+        return []
+    found = m.groupdict()
+    if "a" in found:  # both … and …
+        head = found["head"].strip()
+        return [f"{head} {found['a'].strip()}", f"{head} {found['b'].strip()}"]
+    ask = found["ask"].strip()
+    return [found["set"].strip(), f"{found['head'].strip()} {ask}" if "head" in found else ask]
 
 
 def conjunct_kind(question: str) -> str:
     """The words saying what kind of thing a question about two statements asks for: "les Agences de l'eau",
     "Which city"; empty for any other question."""
-    m = _AMONG.match(question) or _AMONG_INSIDE.match(question) or _BOTH.match(question)
-    if not m:
+    m = _conjunct_form(question)
+    if m is None:
         return ""
     return " ".join((m.group("set") if "set" in m.groupdict() else m.group("head")).split()[:4])
 

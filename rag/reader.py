@@ -244,6 +244,25 @@ def _whole_words(text: str, lo: int, hi: int) -> tuple[int, int]:
     return lo, hi
 
 
+def _window_choices(lg: np.ndarray, w: Window, text: str, max_tokens: int, question_words: frozenset[str],
+                    masks: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """One window's span scores: (pair, choice, allowed, null) with pair[i, j] the start + end logits of tokens i..j,
+    choice the same less the question-word cost, allowed start <= end within ``max_tokens``."""
+    n = len(w.offsets)
+    start = lg[w.body_start : w.body_start + n, 0]
+    end = lg[w.body_start : w.body_start + n, 1]
+    pair = start[:, None] + end[None, :]
+    i, j = np.indices(pair.shape)
+    allowed = (j >= i) & (j - i < max_tokens)
+    choice = pair
+    if question_words:
+        if w.passage not in masks:
+            masks[w.passage] = _question_word_chars(text, question_words)
+        asked = np.concatenate([[0.0], np.cumsum([masks[w.passage][min(a, len(text))] for a, _ in w.offsets])])
+        choice = pair - QUESTION_WORD_COST * (asked[j + 1] - asked[i])
+    return pair, choice, allowed, float(lg[0, 0] + lg[0, 1])
+
+
 def best_spans(logits: list[np.ndarray], windows: list[Window], texts: list[str],
                within: list[tuple[int, int] | None] | None = None,
                max_tokens: int = MAX_ANSWER_TOKENS, question_words: frozenset[str] = frozenset()) -> list[Span | None]:
@@ -254,28 +273,16 @@ def best_spans(logits: list[np.ndarray], windows: list[Window], texts: list[str]
     best: list[Span | None] = [None] * len(texts)
     masks: dict[int, np.ndarray] = {}
     for w, lg in zip(windows, logits):
-        n = len(w.offsets)
-        if not n:
+        if not w.offsets:
             continue
-        start = lg[w.body_start : w.body_start + n, 0]
-        end = lg[w.body_start : w.body_start + n, 1]
-        null = float(lg[0, 0] + lg[0, 1])
-        pair = start[:, None] + end[None, :]
-        i, j = np.indices(pair.shape)
-        allowed = (j >= i) & (j - i < max_tokens)
+        text = texts[w.passage]
+        pair, choice, allowed, null = _window_choices(lg, w, text, max_tokens, question_words, masks)
         limit = within[w.passage] if within else None
         if limit is not None:
             inside = np.array([a >= limit[0] - 1 and b <= limit[1] + 1 for a, b in w.offsets])
             allowed &= inside[:, None] & inside[None, :]
         if not allowed.any():
             continue
-        text = texts[w.passage]
-        choice = pair
-        if question_words:
-            if w.passage not in masks:
-                masks[w.passage] = _question_word_chars(text, question_words)
-            asked = np.concatenate([[0.0], np.cumsum([masks[w.passage][min(a, len(text))] for a, _ in w.offsets])])
-            choice = pair - QUESTION_WORD_COST * (asked[j + 1] - asked[i])
         a, b = np.unravel_index(int(np.argmax(np.where(allowed, choice, -np.inf))), pair.shape)
         score = float(pair[a, b]) - null
         lo, hi = _whole_words(text, w.offsets[a][0], w.offsets[b][1])
@@ -285,6 +292,36 @@ def best_spans(logits: list[np.ndarray], windows: list[Window], texts: list[str]
         if current is None or score > current.score:
             best[w.passage] = Span(w.passage, lo, hi, text[lo:hi], score)
     return best
+
+
+def best_scores(logits: list[np.ndarray], windows: list[Window], texts: list[str],
+                pieces: list[tuple[int, int, int]], max_tokens: int = MAX_ANSWER_TOKENS,
+                question_words: frozenset[str] = frozenset()) -> list[float | None]:
+    """For each (passage, start, end) piece of text, the score of the span ``best_spans`` would choose inside it
+    (None when no window holds a span inside it). Each window's span scores are computed once for all pieces."""
+    scores: list[float | None] = [None] * len(pieces)
+    masks: dict[int, np.ndarray] = {}
+    for w, lg in zip(windows, logits):
+        mine = [k for k, (p, _, _) in enumerate(pieces) if p == w.passage]
+        if not w.offsets or not mine:
+            continue
+        pair, choice, allowed, null = _window_choices(lg, w, texts[w.passage], max_tokens, question_words, masks)
+        lows = np.array([a for a, _ in w.offsets])
+        highs = np.array([b for _, b in w.offsets])
+        for k in mine:
+            _, lo, hi = pieces[k]
+            inside = np.flatnonzero((lows >= lo - 1) & (highs <= hi + 1))
+            if not inside.size:
+                continue
+            first, last = int(inside[0]), int(inside[-1]) + 1  # the tokens of a piece are consecutive
+            sub = np.where(allowed[first:last, first:last], choice[first:last, first:last], -np.inf)
+            a, b = np.unravel_index(int(np.argmax(sub)), sub.shape)
+            if not np.isfinite(sub[a, b]):
+                continue
+            score = float(pair[first + a, first + b]) - null
+            if scores[k] is None or score > scores[k]:
+                scores[k] = score
+    return scores
 
 
 @dataclass
@@ -300,6 +337,10 @@ class Reading:
         """The best span of each passage (inside ``within[p]``, characters of passage p, when given; chosen away
         from the question's own words when their stems are given)."""
         return best_spans(self.logits, self.windows, self.texts, within, question_words=question_words)
+
+    def scores(self, pieces: list[tuple[int, int, int]], question_words: frozenset[str] = frozenset()) -> list[float | None]:
+        """For each (passage, start, end) piece, the score of the reader's best span inside it (None: none)."""
+        return best_scores(self.logits, self.windows, self.texts, pieces, question_words=question_words)
 
     def best(self) -> Span | None:
         return max((s for s in self.spans() if s is not None), key=lambda s: s.score, default=None)

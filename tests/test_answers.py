@@ -198,3 +198,13 @@ def test_what_two_documents_both_describe_is_answered_from_both(bundled_index):
     sources = {c.source for c in answer.citations}
     assert len(sources) == 2, sources
     assert all("Phnom Penh" in c.quote for c in answer.citations)
+
+
+def test_an_english_question_is_answered_from_the_french_sentence_that_says_it(bundled_index):
+    """The whole bundled corpus (real model, real reader, real Chroma): English documents share the question's words
+    on other subjects; the French sentence that answers is scored by its meaning and ranked by the trained reader."""
+    _, assistant = bundled_index
+    answer = assistant.answer("In which city is the municipal digital services hub being built?")
+    assert not answer.abstained
+    quoted = " ".join(c.quote for c in answer.citations)
+    assert "Cotonou" in quoted and "Pôle numérique" in quoted

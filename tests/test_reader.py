@@ -12,7 +12,7 @@ import pytest
 
 from evals.reader_data import (Article, NearMissMaker, Question, eval_cases, load_squad_articles, question_examples,
                                split_articles)
-from rag.reader import Span, Window, best_spans
+from rag.reader import Span, Window, best_scores, best_spans
 
 CORPUS = [
     "Le maire de Dakar a inauguré le marché en 2012. Le projet a coûté 450 millions de francs.",
@@ -144,6 +144,20 @@ def test_best_span_never_ends_before_it_starts_and_stays_inside_within():
     (inside,) = best_spans([logits], [w], [_text(5)], within=[(8, 19)])  # only "ccc ddd eee"
     assert (inside.text, inside.score) == ("ddd", 9.0)
     assert best_spans([logits], [w], [_text(5)], within=[(100, 120)]) == [None]
+
+
+def test_best_scores_are_the_scores_of_the_best_span_inside_each_piece():
+    w, other = _window(6), _window(6, passage=1)
+    logits = np.random.default_rng(3).normal(size=(len(w.ids), 2)).astype(np.float32)
+    quiet = np.zeros((len(other.ids), 2), np.float32)
+    pieces = [(0, 0, 7), (0, 8, 23), (0, 100, 120), (1, 0, 11), (2, 0, 5)]  # the last two: unread or absent passages
+    scores = best_scores([logits, quiet], [w, other], [_text(6), _text(6)], pieces[:4] + [(0, 4, 7)])
+    for (p, lo, hi), score in zip([(0, 0, 7), (0, 8, 23), (0, 4, 7)], [scores[0], scores[1], scores[4]]):
+        (span,) = best_spans([logits], [w], [_text(6)], within=[(lo, hi)])
+        assert score == pytest.approx(span.score)
+    assert scores[2] is None  # no token inside
+    assert scores[3] == pytest.approx(0.0)  # passage 1 read: every span scores as "no answer"
+    assert best_scores([logits], [w], [_text(6)], pieces[4:]) == [None]
 
 
 def test_best_span_keeps_the_better_window_of_a_passage_and_one_span_per_passage():

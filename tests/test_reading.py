@@ -3,6 +3,10 @@ part, and the short answer first. Made-up sentences only, no model (pure functio
 
 from __future__ import annotations
 
+import math
+
+import pytest
+
 from rag.answer import Passage
 from rag.generators.extractive import ExtractiveGenerator, _asks, _short_answer
 from rag.question import constraints, context_text, frame, holds, normalize_typography
@@ -241,13 +245,84 @@ def test_the_reader_span_inside_the_quoted_sentence_opens_the_answer_in_bold(mon
     assert not unsure.text.startswith("**") and "reconstruit" in unsure.text
 
 
-def test_a_reader_span_outside_the_quoted_sentence_is_not_its_short_answer(monkeypatch) -> None:
+def test_a_reader_span_outside_the_best_sentence_comes_with_its_own_sentence_quoted(monkeypatch) -> None:
     from rag.generators import extractive as E
 
     monkeypatch.setattr(E, "SPAN_FLOOR", 0.0)
     question = "Qu'est-ce qui a été reconstruit après l'incendie à Kindia ?"
     composed = ExtractiveGenerator(reader=fake_reader({0: ("800 étals", 3.0)})).compose(question, [MARKET], "fr")
-    assert not composed.text.startswith("**800")
+    # the short answer is never shown without the sentence that says it, cited
+    assert composed.text.startswith("**800 étals**")
+    assert "Il accueille désormais près de 800 étals couverts. [1]" in composed.text
+    assert "reconstruit après l'incendie" in composed.text  # the best sentence stays
+    unsure = ExtractiveGenerator(reader=fake_reader({0: ("800 étals", -3.0)})).compose(question, [MARKET], "fr")
+    assert not unsure.text.startswith("**") and "800 étals" not in unsure.text.split("[1]")[0][:40]
+
+
+def test_the_reader_span_inside_a_sentence_raises_it_above_sentences_that_only_share_words() -> None:
+    question = "Qu'est-ce que le marché central de Kindia a retrouvé après l'incendie ?"
+    plain = ExtractiveGenerator()._score(question, [MARKET], None)
+    assert plain[0].text.startswith("Le marché central de Kindia")  # the most words of the question
+    generator = ExtractiveGenerator(reader=fake_reader({0: ("Les commerçants", 6.0)}))
+    ranked = generator._rank_by_reader(question, generator._score(question, [MARKET], None), [MARKET])
+    assert ranked[0].text.startswith("Les commerçants y sont revenus")
+    assert ranked[0].score == pytest.approx(next(s.score for s in plain if s.text == ranked[0].text))  # rank only
+    doubtful = ExtractiveGenerator(reader=fake_reader({0: ("Les commerçants", -20.0)}))
+    assert doubtful._rank_by_reader(question, doubtful._score(question, [MARKET], None), [MARKET])[0].text \
+        == plain[0].text
+
+
+def test_a_line_introducing_a_list_is_ranked_by_the_span_in_its_items() -> None:
+    from rag.generators import extractive as E
+
+    listing = passage("Le programme finance trois chantiers :\n- la réfection des toitures ;\n- un puits ;\n"
+                      "- des latrines.\nLa mairie de Kindia en assure le suivi.", title="Programme de Kindia")
+    question = "Quels chantiers le programme de Kindia finance-t-il ?"
+    generator = ExtractiveGenerator(reader=fake_reader({0: ("un puits", 6.0)}))
+    ranked = generator._rank_by_reader(question, generator._score(question, [listing], None), [listing])
+    intro = next(s for s in ranked if s.text.startswith("Le programme finance"))
+    assert intro.read == pytest.approx(1 / (1 + math.exp(-6.0 / E.READER_RANK_SCALE)) * E.READER_RANK_WEIGHT)
+
+
+def test_a_sentence_in_another_language_is_scored_by_meaning_not_by_the_words_it_cannot_share() -> None:
+    import numpy as np
+
+    english = Passage(chunk_id="c1", source="report-en.md", title="Congress report", lang="en",
+                      text="The congress in Tunis was devoted to the digital city and its opening speech.")
+    french = Passage(chunk_id="c2", source="discours.md", title="Discours", lang="fr",
+                     text="Discours d'ouverture de M. Frédéric Vallier, délégué général.")
+    closest = {"Discours d'ouverture de M. Frédéric Vallier, délégué général.": [1.0, 0.0]}
+
+    def fake_vectors(keys):  # FAKE sentence vectors: the French sentence is the one closest to the question
+        return np.array([closest.get(k, [0.6, 0.8]) for k in keys], dtype=np.float32)
+
+    question = "Who is giving the opening speech?"
+    ranked = ExtractiveGenerator(fake_vectors)._score(question, [english, french], np.array([1.0, 0.0], np.float32))
+    assert ranked[0].passage == 1 and ranked[0].foreign
+    assert ranked[0].lex == 0.0  # it shares no word with the question: its meaning carries it
+
+
+def test_of_several_typed_values_in_the_sentence_the_reader_points_to_one(monkeypatch) -> None:
+    from rag.generators import extractive as E
+
+    monkeypatch.setattr(E, "SPAN_FLOOR", 0.0)
+    health = passage("La santé passe de 10 % des projets à 16 % d'une phase à l'autre.", title="Bilan du Fonds")
+    question = "Quelle part des projets du Fonds concerne la santé ?"
+    assert compose(question, health).text.startswith("**10 %**")  # nearest to the question's words
+    sure = ExtractiveGenerator(reader=fake_reader({0: ("16 %", 3.0)})).compose(question, [health], "fr")
+    assert sure.text.startswith("**16 %**")
+    unsure = ExtractiveGenerator(reader=fake_reader({0: ("16 %", -3.0)})).compose(question, [health], "fr")
+    assert unsure.text.startswith("**10 %**")
+
+
+def test_a_typed_answer_in_other_words_than_the_question_is_given_when_the_reader_would_answer_there() -> None:
+    market = passage("Le marché central de Kindia a été reconstruit après l'incendie. Près de 800 marchands y "
+                     "travaillent désormais.", title="Kindia")
+    question = "Combien de vendeurs exercent au marché reconstruit de Kindia ?"  # "vendeurs" for "marchands"
+    assert compose(question, market) is None  # the number's sentence lacks the question's most specific words
+    sure = ExtractiveGenerator(reader=fake_reader({0: ("800", 3.0)})).compose(question, [market], "fr")
+    assert sure.text.startswith("**800**") and "800 marchands" in sure.text
+    assert ExtractiveGenerator(reader=fake_reader({0: ("800", -3.0)})).compose(question, [market], "fr") is None
 
 
 class FakeReader:
