@@ -25,8 +25,24 @@ from rag.settings import CORPUS_IGNORED_NAMES, Settings
 from rag.store import Store, binding, describe_location, make_client
 
 IGNORED_NAMES = CORPUS_IGNORED_NAMES  # the folder's own notes (rag/settings.py)
+
 TOO_BIG = "fichier trop volumineux"
 EMBED_GROUP = 256  # chunks embedded together: big enough to keep the model's batches full across small files
+
+
+def ingest_fingerprint() -> str:
+    """What decides the chunks written for a file besides its bytes and the collection's own settings (model, chunk
+    size: a mismatch there is an error, see rag/store.py): the code that reads, cuts and splits documents into
+    sentences (this package, rag/text.py, rag/sentences.py). A manifest records it; a run under another fingerprint
+    writes every file again (an upgrade that reads PDFs better re-reads the PDFs already indexed)."""
+    import rag.sentences
+    import rag.text
+
+    digest = hashlib.sha256()
+    code = sorted(Path(__file__).parent.glob("*.py")) + [Path(rag.text.__file__), Path(rag.sentences.__file__)]
+    for path in code:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 class UsageError(Exception):
@@ -207,10 +223,15 @@ class Ingestor:
         stale = recorded is not None and recorded != collection_id
         if recorded is None and manifest.documents() and store.count() == 0:
             stale = True  # a manifest from before the binding existed, describing an empty collection
+        # Chunks written by other reading or splitting code than this one's: the files are unchanged, but what they
+        # were cut into is not what this version would write, so all are written again.
+        fingerprint = ingest_fingerprint()
+        if manifest.get_meta("ingest_fingerprint") != fingerprint and manifest.documents():
+            stale = True
         if stale:
-            manifest.reset()
-        if recorded != collection_id:
-            manifest.set_meta("collection_id", collection_id)
+            manifest.reset()  # its meta too
+        manifest.set_meta("collection_id", collection_id)
+        manifest.set_meta("ingest_fingerprint", fingerprint)
         return stale
 
     def _sweep_orphans(self, manifest: Manifest, store: Store) -> None:

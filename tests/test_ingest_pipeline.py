@@ -534,6 +534,23 @@ def test_manifest_describing_another_collection_is_not_trusted(env):
     assert_consistent(env.settings)
 
 
+def test_an_index_written_by_other_reading_code_is_written_again(env, monkeypatch):
+    """The files did not change, the code that reads and cuts them did (an upgrade): every file is read again and
+    the chunks the old code wrote are gone; the next run skips them again."""
+    import ingest.pipeline as pipeline
+
+    env.write("doc.txt", french_doc(1))
+    env.write("doc2.txt", french_doc(2))
+    first = env.run()
+    assert env.run().unchanged == 2
+    monkeypatch.setattr(pipeline, "ingest_fingerprint", lambda: "another-version")
+    again = env.run()
+    assert again.added == 2 and again.chunks_written == first.chunks_written
+    assert len(chroma(env.settings)) == first.chunks_total
+    assert_consistent(env.settings)
+    assert env.run().unchanged == 2
+
+
 def test_interrupted_between_chroma_and_manifest_leaves_no_half_document(env, monkeypatch):
     """Deterministic version of the SIGKILL test (test_ingest_real.py): the run dies after a document's chunks
     reached Chroma but before the manifest committed it."""
