@@ -5,7 +5,7 @@ AIMF := $(VENV)/bin/aimf
 export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: setup run test test-fast gate corpus reader clean
+.PHONY: setup run test test-fast gate corpus reader reader-cv clean
 
 setup:
 	bash scripts/setup.sh
@@ -34,11 +34,27 @@ corpus:
 # 3 epochs, lr 1e-4 / head 1e-3, seed 13: the defaults of `aimf train reader`), then the gold dev half, each question
 # put to the index of the bundled corpus, with 300 PIAF questions again so that PIAF is not forgotten (2 epochs at a
 # lower rate), shipped in int8 (14.3 MB instead of 28.4). Both cards record seed and data sha256.
+GOLD_STAGE := --half all --init .aimf/reader-piaf --gold dev --limit-questions 300 --epochs 2 --lr 1e-4 \
+	--lr-head 5e-4 --weights-dtype int8
 reader: setup
 	$(AIMF) train reader --half all --out .aimf/reader-piaf
 	$(AIMF) ingest --quiet
-	$(AIMF) train reader --half all --init .aimf/reader-piaf --gold dev --limit-questions 300 --epochs 2 \
-		--lr 1e-4 --lr-head 5e-4 --weights-dtype int8
+	$(AIMF) train reader $(GOLD_STAGE)
+
+# The dev figures "en validation croisée par groupe" of the README: each dev group is read by a reader whose gold
+# stage (same recipe, from the same PIAF stage) saw only the other dev groups; the runs are then pooled into
+# eval-runs/reader-cv. About 10 minutes per group on 2 cores, plus 45 for the PIAF stage when it is not there yet.
+reader-cv: setup
+	test -f .aimf/reader-piaf/card.json || $(AIMF) train reader --half all --out .aimf/reader-piaf
+	$(AIMF) ingest --quiet
+	set -e; groups=$$($(PY) -c "from evals.splits import load_splits; \
+		print(' '.join(g for g, v in load_splits().items() if v['split'] == 'dev'))"); \
+	for g in $$groups; do \
+		$(AIMF) train reader $(GOLD_STAGE) --leave-out $$g --out .aimf/reader-cv-$$g; \
+		AIMF_READER=.aimf/reader-cv-$$g $(AIMF) eval run --quiet --out eval-runs/reader-cv-$$g --dataset \
+			$$($(PY) -c "from evals.splits import load_splits; print(load_splits()['$$g']['file'])"); \
+	done; \
+	$(AIMF) eval pool $$(for g in $$groups; do echo eval-runs/reader-cv-$$g; done) --out eval-runs/reader-cv
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not real"

@@ -1,4 +1,4 @@
-"""`aimf eval run|compare|from-feedback|gate`: each subcommand's module is imported only when it runs."""
+"""`aimf eval run|compare|pool|from-feedback|gate|…`: each subcommand's module is imported only when it runs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ SUBCOMMANDS = {
     "run": ("evals.runner", "poser un jeu de questions à l'assistant et mesurer ses réponses"),
     "compare": ("evals.compare", "comparer des essais côte à côte (écarts et intervalles de confiance)"),
     "from-feedback": ("evals.feedback", "transformer les avis des utilisateurs en questions de test"),
+    "pool": ("evals.pool", "réunir plusieurs essais en un seul (validation croisée par groupe)"),
     "gate": ("evals.gate", "échouer quand une métrique passe sous son seuil (intégration continue)"),
     "off-topic": ("evals.off_topic", "poser des questions sur d'autres sujets : chaque réponse donnée est fausse"),
     "fit-relevance": ("evals.fit_relevance", "réajuster le modèle de pertinence (seuil d'abstention) sur un fichier SQuAD"),

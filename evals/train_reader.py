@@ -54,6 +54,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="jeux de questions JSONL ajoutés à l'entraînement, ou « dev » pour la moitié dev "
                         "(evals/datasets/splits.json ; la moitié test est refusée) : réponses placées dans les "
                         "passages que l'index du corpus retrouve (lancez d'abord « aimf ingest »)")
+    p.add_argument("--leave-out", metavar="GROUPE", default=None,
+                   help="avec --gold dev : sans ce groupe de la moitié dev (validation croisée par groupe : le lecteur "
+                        "est ensuite mesuré sur ce groupe, qu'il n'a pas vu)")
     p.add_argument("--gold-near-miss", action=argparse.BooleanOptionalAction, default=False,
                    help="avec --gold : une quasi-question par question à réponse (un nom, une année ou un montant "
                         "échangé pour un autre du corpus), lue avec le passage qui répond : pas de réponse")
@@ -157,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         for a in train_articles:
             a.questions, budget = a.questions[: max(budget, 0)], budget - len(a.questions)
     examples = training_examples(train_articles, args.seed, maker)
-    gold_files = _gold_files(args.gold)
+    gold_files = _gold_files(args.gold, args.leave_out)
     files = _sha256([args.squad, *gold_files])
     gold = _gold_examples(gold_files, settings, args.seed if args.gold_near_miss else None) if gold_files else []
     examples += gold
@@ -304,13 +307,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _gold_files(given: list[Path]) -> list[Path]:
-    """The gold files to train on: "dev" stands for the dev half's groups; a file of the test half is refused (its
-    figures are reported, never learnt from)."""
+def _gold_files(given: list[Path], leave_out: str | None = None) -> list[Path]:
+    """The gold files to train on: "dev" stands for the dev half's groups (but ``leave_out``, a dev group); a file of
+    the test half is refused (its figures are reported, never learnt from)."""
     from evals.splits import load_splits, split_files
 
-    files = [f for g in given for f in (split_files("dev") if str(g) == "dev" else [g])]
-    frozen = {Path(g["file"]).resolve() for g in load_splits().values() if g["split"] == "test"}
+    groups = load_splits()
+    if leave_out is not None and groups.get(leave_out, {}).get("split") != "dev":
+        raise SystemExit(f"--leave-out : « {leave_out} » n'est pas un groupe de la moitié dev "
+                         f"({', '.join(g for g, v in groups.items() if v['split'] == 'dev')})")
+    if leave_out is not None and "dev" not in map(str, given):
+        raise SystemExit("--leave-out ne s'emploie qu'avec --gold dev")
+    left = Path(groups[leave_out]["file"]).resolve() if leave_out else None
+    dev = [f for f in split_files("dev") if f.resolve() != left]
+    files = [f for g in given for f in (dev if str(g) == "dev" else [g])]
+    frozen = {Path(g["file"]).resolve() for g in groups.values() if g["split"] == "test"}
     for f in files:
         if not f.is_file():
             raise SystemExit(f"jeu de questions introuvable : {f}")

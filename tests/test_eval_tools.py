@@ -465,3 +465,47 @@ def test_fit_answerable_reports_near_misses_apart_and_makes_them_from_other_arti
     near = _near_miss_maker(path, seed=0)(questions[0])
     assert near and near != questions[0].question
     assert "2019" in near or "Abidjan" in near
+
+
+def test_pooled_runs_are_read_as_one_and_a_question_asked_twice_is_refused(tmp_path: Path, capsys) -> None:
+    # two groups of questions, each run on its own (as each group is read by its own reader in a cross-validation)
+    def recorded(r: dict, group: str) -> dict:  # the fields `aimf eval run` writes beside those _record makes
+        return {**r, "cpu_s": 0.1, "generator": "extractive", "group": group, "reference": "Réponse",
+                "key_terms": [], "evidence": [], "span": None, "notices": [], "citations": [], "retrieved": [],
+                "ranking": [], "sentences": [], "key_terms_found": [0, 0],
+                "timings": {"retrieve": 10.0, "generate": 20.0, "total": 30.0}}
+
+    one = [recorded(_record(i, 1.0), "a") for i in range(3)]
+    two = [recorded(_record(10 + i, 0.0), "b") for i in range(1)]
+    a, b = _run_dir(tmp_path / "group-a", "a", one), _run_dir(tmp_path / "group-b", "b", two)
+    for folder in (a, b):  # what `aimf eval run` records of its settings
+        config = {"label": folder.name, "dataset": f"{folder.name}.jsonl", "dataset_kind": "gold", "k": 5,
+                  "generator": "extractive", "embedding_model": "e5", "embedding_dtype": "bf16",
+                  "started_at": "2026-12-06"}
+        (folder / "summary.json").write_text(json.dumps({"n": 1, "config": config}), encoding="utf-8")
+    assert main(["eval", "pool", str(a), str(b), "--out", str(tmp_path / "pooled")]) == 0
+    summary = json.loads((tmp_path / "pooled" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["n"] == 4 and summary["answer_containment"] == pytest.approx(0.75)
+    assert summary["by_run"] == {"group-a": {"n": 3}, "group-b": {"n": 1}}
+    assert len((tmp_path / "pooled" / "results.jsonl").read_text(encoding="utf-8").splitlines()) == 4
+    again = _run_dir(tmp_path / "again", "again", one[:1])
+    assert main(["eval", "pool", str(a), str(again), "--out", str(tmp_path / "bad")]) == 2
+    assert "q00" in capsys.readouterr().err
+    assert main(["eval", "pool", str(a), str(tmp_path / "nothing"), "--out", str(tmp_path / "bad")]) == 2
+
+
+def test_the_readers_gold_stage_can_leave_one_dev_group_out() -> None:
+    from evals.splits import load_splits, split_files
+    from evals.train_reader import _gold_files
+
+    groups = load_splits()
+    dev = [g for g, v in groups.items() if v["split"] == "dev"]
+    left = _gold_files([Path("dev")], dev[0])
+    assert [f.resolve() for f in left] == [f.resolve() for f in split_files("dev") if f.resolve()
+                                          != Path(groups[dev[0]]["file"]).resolve()]
+    assert len(left) == len(dev) - 1
+    test_group = next(g for g, v in groups.items() if v["split"] == "test")
+    with pytest.raises(SystemExit, match="moitié dev"):
+        _gold_files([Path("dev")], test_group)
+    with pytest.raises(SystemExit, match="--gold dev"):
+        _gold_files([groups[dev[1]]["file"]], dev[0])
