@@ -97,7 +97,7 @@ def citation_key(answer) -> list[tuple]:
 def test_chroma_server_stopped_then_back_without_restarting_the_assistant(make_settings, chroma_server):
     from ingest.pipeline import Ingestor
     from rag.assistant import Assistant
-    from rag.store import IndexUnavailableError
+    from rag.store import HTTP_TIMEOUT, IndexUnavailableError
 
     settings = make_settings(chroma_url=chroma_server.url, collection=f"faults-{uuid.uuid4().hex[:8]}")
     shutil.copy(SPEECH, settings.corpus_dir / SPEECH.name)
@@ -112,7 +112,9 @@ def test_chroma_server_stopped_then_back_without_restarting_the_assistant(make_s
             start = time.monotonic()
             with pytest.raises(IndexUnavailableError) as info:
                 assistant.answer(QUESTION)
-            assert time.monotonic() - start < 5, "a stopped server must fail fast, not hang"
+            # a refused connection, not a wait for the store's read timeout (a guard against hanging, not a speed
+            # measure: the machine may be loaded)
+            assert time.monotonic() - start < HTTP_TIMEOUT, "a stopped server must fail fast, not hang"
             message = str(info.value)
             assert message.startswith("Index indisponible : ") and chroma_server.url in message
             assert "Traceback" not in message
@@ -129,6 +131,7 @@ def test_silent_chroma_server_fails_within_the_timeout(make_settings, monkeypatc
     import rag.store as store
     from rag.store import IndexUnavailableError
 
+    default_read_timeout = store.HTTP_TIMEOUT
     monkeypatch.setattr(store, "HTTP_TIMEOUT", 1.0)
     monkeypatch.setattr(store, "CONNECT_TIMEOUT", 1.0)
     with SilentServer() as server:
@@ -136,7 +139,9 @@ def test_silent_chroma_server_fails_within_the_timeout(make_settings, monkeypatc
         start = time.monotonic()
         with pytest.raises(IndexUnavailableError) as info:
             store.Store.open(settings, "modele")
-        assert time.monotonic() - start < 4
+        elapsed = time.monotonic() - start
+        # it waited for the 1 s timeout it was given, and gave up long before the default one (30 s) would have ended
+        assert 1.0 <= elapsed < default_read_timeout, f"took {elapsed:.1f} s"
         assert server.root in str(info.value)
 
 
@@ -372,7 +377,12 @@ def test_hanging_llm_server_falls_back_to_the_extractive_answer_in_time(bundled_
         start = time.monotonic()
         answer = assistant.answer(QUESTION)
         elapsed = time.monotonic() - start
-    assert elapsed < 5, f"took {elapsed:.1f} s"
+        asked = len(server.held)
+    # The model was asked once and waited for its 2 s timeout, not retried: one connection, and an answer long
+    # before the server's silence (or the client's default timeout of 10 minutes) would have ended (a guard against
+    # hanging, not a speed measure: the machine may be loaded).
+    assert asked == 1
+    assert 2.0 <= elapsed < 60, f"took {elapsed:.1f} s"
     assert LLM_UNAVAILABLE_NOTICE["fr"] in answer.notices
     assert answer.generator == "extractive" and not answer.abstained and "Nantes" in answer.text
     assert answer.citations

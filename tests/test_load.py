@@ -122,7 +122,7 @@ def test_chroma_server_stopped_under_the_running_ui(ui, chroma_server):
     try:
         start = time.monotonic()
         chat, _sources, _box, status, record = client.predict(question=QUESTION, api_name="/ask")
-        assert time.monotonic() - start < 15
+        assert time.monotonic() - start < 60  # a refused connection, not a hang (a guard, not a speed measure)
         assert record is None
         shown = json.dumps(chat, ensure_ascii=False) + status
         assert "indisponible" in shown and "Traceback" not in shown and "Error" not in shown
