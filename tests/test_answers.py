@@ -208,3 +208,15 @@ def test_an_english_question_is_answered_from_the_french_sentence_that_says_it(b
     assert not answer.abstained
     quoted = " ".join(c.quote for c in answer.citations)
     assert "Cotonou" in quoted and "Pôle numérique" in quoted
+
+
+def test_a_mayor_named_by_what_two_documents_say_is_found_through_the_city_both_name(bundled_index):
+    """The whole bundled corpus (real model, real reader, real Chroma): one document lists the mayors at the 2021
+    congress, another says which city got a cultural grant in May 2024; the answer is the mayor of that city, with
+    both sentences cited."""
+    _, assistant = bundled_index
+    answer = assistant.answer("Quel maire du Bénin, venu au congrès de Kigali en 2021, a vu sa ville recevoir en mai "
+                              "2024 un financement pour un projet culturel ?")
+    assert not answer.abstained
+    assert answer.text.startswith("**Christian Houétchénou**")
+    assert len({c.source for c in answer.citations}) >= 2

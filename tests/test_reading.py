@@ -9,6 +9,7 @@ import pytest
 
 from rag.answer import Passage
 from rag.generators.extractive import ExtractiveGenerator, _asks, _short_answer
+from rag.text import tokens
 from rag.question import constraints, context_text, frame, holds, normalize_typography
 
 
@@ -139,6 +140,41 @@ def test_one_subject_missing_is_said_the_other_answered() -> None:
     dakar = passage("À Dakar, le projet de marché couvert a coûté 800 000 euros.", title="Dakar")
     composed = compose("Combien ont coûté les projets à Dakar et à Tunis ?", dakar)
     assert composed is not None and "800 000 euros" in composed.text and "pour Tunis" in composed.text
+
+
+def compose_with_idf(question: str, *passages: Passage):
+    """The writer with made-up word specificities (a FAKE idf: "Lomé" and "maire" are the question's most specific
+    words), as the assistant computes them over its index."""
+    specific = {"lom": 4.0, "mair": 3.0, "bibliothequ": 2.5}
+    return ExtractiveGenerator(idf=lambda t: specific.get(t, 1.0)).compose(question, list(passages), "fr")
+
+
+BRIDGE_DELEGATION = passage("La délégation du Niger comprenait Awa Diallo, maire de Zinder, et Moussa Ali, maire de "
+                            "Tahoua.", title="Congrès de Lomé (2019)", n=1)
+BRIDGE_QUESTION = "Quel maire, présent à Lomé en 2019, a vu sa ville obtenir une bibliothèque en mars 2023 ?"
+
+
+def test_a_subject_named_by_what_another_document_says_of_it_is_answered_through_the_name_both_hold() -> None:
+    library = passage("Le Bureau a financé la construction d'une bibliothèque pour la ville de Tahoua.",
+                      title="Réunion du Bureau de mars 2023", n=2)
+    composed = compose_with_idf(BRIDGE_QUESTION, BRIDGE_DELEGATION, library)
+    assert composed is not None and not composed.abstain
+    assert composed.text.startswith("**Moussa Ali**") and "[1]" in composed.text and "[2]" in composed.text
+
+
+def test_no_bridge_without_a_name_the_two_sentences_share() -> None:
+    library = passage("Le Bureau a financé la construction d'une bibliothèque pour la ville d'Agadez.",
+                      title="Réunion du Bureau de mars 2023", n=2)
+    composed = compose_with_idf(BRIDGE_QUESTION, BRIDGE_DELEGATION, library)
+    assert composed is None or composed.abstain
+
+
+def test_a_name_most_passages_hold_is_no_bridge() -> None:
+    library = passage("Au Niger, le Bureau a financé la construction d'une bibliothèque pour la ville d'Agadez.",
+                      title="Réunion du Bureau de mars 2023", n=2)
+    niger = passage("Le Niger compte plusieurs villes membres.", title="Membres", n=3)
+    composed = compose_with_idf(BRIDGE_QUESTION, BRIDGE_DELEGATION, library, niger)
+    assert composed is None or composed.abstain
 
 
 def test_two_asks_are_two_parts() -> None:

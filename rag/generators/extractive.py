@@ -21,7 +21,7 @@ import numpy as np
 
 from rag.answer import Passage
 from rag.lang import detect_lang
-from rag.generators.shared_names import lower_case_words, shared_names, side
+from rag.generators.shared_names import candidate_names, folded_words, lower_case_words, shared_names, side
 from rag.question import (Constraint, asks_for_several, clauses, conjunct_kind, conjuncts, constraints, context_text,
                           frame, holds, missing, parallel, periods_of)
 from rag.relevance import coverage
@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 MAX_SENTENCES = 3
 NEAR_COVERAGE = 0.5  # "most of the question": a sentence about its subject, not a passing mention
+# A bridge's link singles out one thing: a name that most of the passages name says nothing about which.
+BRIDGE_LINK_SHARE = 0.5
+BRIDGE_TRIES = 3  # the best sentences holding the kind of answer asked for, tried for a bridge in turn
 MAX_PARTS = 2  # "qui … et quand", "à Dakar et à Abidjan": one cited sentence for each, two at most
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 # A sentence is read in its passage: the passage's coverage of the question (is it about the question's subject?)
@@ -359,7 +362,11 @@ class ExtractiveGenerator:
                     fixed = [c for c in fixed if c.kind != kind]
             # Names joined by "et" are read together first ("Bond et Corinne", "les Français et les Britanniques");
             # only when no sentence names them all is each asked about in turn ("à Dakar et à Abidjan").
-            answers = [self._answer_part(question, sentences, by_sentence, wanted, fixed + alternatives, q_terms)]
+            # a question about one subject may name it by what another passage says of it (a bridge); two subjects
+            # or two figures compared are each answered in turn instead
+            one_subject = not alternatives and not _operation(question)
+            answers = [self._answer_part(question, sentences, by_sentence, wanted, fixed + alternatives, q_terms,
+                                         may_bridge=one_subject)]
             if alternatives and (answers[0].best is None or _operation(question)):
                 answers = [self._answer_part(question, sentences, by_sentence, wanted, fixed + [alternative], q_terms,
                                              about=[alternative] if _operation(question) else None)
@@ -388,8 +395,7 @@ class ExtractiveGenerator:
                     # priorités :") is quoted with its items; a typed answer is in the best sentence already
                     more += [item for s in more if s.text.rstrip().endswith(":") for item in _items_after(s)
                              if item not in more][:MAX_LIST_ITEMS]
-            if a.span_sentence is not None and a.span_sentence not in more:
-                more.append(a.span_sentence)
+            more += [x for x in (a.span_sentence, a.bridge) if x is not None and x not in more]
             more.sort(key=lambda s: (s.passage if s.passage != best.passage else -1, s.start))
             chosen += [s for s in more if s not in chosen]
         spans = [a.span for a in found if a.span]
@@ -439,9 +445,10 @@ class ExtractiveGenerator:
 
     def _answer_part(self, question: str, sentences: list[_Sentence], contexts: dict[int, "_Context"],
                      wanted: list[tuple[str, re.Pattern]], needed: list[Constraint], q_terms: set[str],
-                     about: list[Constraint] | None = None) -> "_Part":
+                     about: list[Constraint] | None = None, may_bridge: bool = False) -> "_Part":
         """The best sentence that holds the kind of answer asked for and names every constraint (in itself, its
-        passage's title or heading, or the sentence before it); else the best one that misses only constraints."""
+        passage's title or heading, or the sentence before it); else, where ``may_bridge``, one that names the others
+        through a sentence of another passage (``_bridge``); else the best one that misses only constraints."""
         # the names and years of the question's other part are not what this part's answer is about
         others = {t for c in constraints(question) if c not in needed for t in tokens(c.text)}
         key_terms = self._key_terms(question, others) if wanted else set()
@@ -461,6 +468,16 @@ class ExtractiveGenerator:
             part.best = ok[0]
             part.options = _short_answers(wanted, part.best.unit, question, about)
             part.span = _nearest(part.options)
+        elif typed and may_bridge and (bridged := self._bridge(typed, sentences, contexts, needed, question)):
+            part.best, part.bridge, links = bridged
+            options = _short_answers(wanted, part.best.unit, question, [Constraint(fold(links[0]), "name")])
+            # A shared name of the kind asked for is the answer both sentences agree on ("Quel maire …": the mayor
+            # both name; "Quelle ville …": the city); otherwise the answer is what the sentence says next to the
+            # link, not the link itself.
+            agreed = [c for c in options if any(folded_words(c.text) == folded_words(x) for x in links)
+                      and all(p.search(c.text) for _, p in wanted)]
+            part.options = agreed or [c for c in options if folded_words(c.text) not in folded_words(links[0])]
+            part.span = _nearest(part.options)
         elif typed:
             s = typed[0]
             absent = contexts[id(s)].missing(needed, question)
@@ -474,6 +491,34 @@ class ExtractiveGenerator:
                 part.near = (s, absent, instead)
         return part
 
+    @staticmethod
+    def _bridge(typed: list[_Sentence], sentences: list[_Sentence], contexts: dict[int, "_Context"],
+                needed: list[Constraint], question: str) -> tuple[_Sentence, _Sentence, list[str]] | None:
+        """A question naming its subject by what another document says of it ("Quel maire, présent à Kigali en 2021,
+        a vu sa ville obtenir … en mai 2024 ?"): a sentence holding the kind of answer asked for that misses some of
+        the question's names and dates (without naming others in their place), and a sentence of another passage
+        holding those, both naming one thing the question does not (the link: "Ouidah"). Returns the answering
+        sentence, the bridging one and the names they share, the one the bridging sentence says the question's other
+        words about first; None when no such pair is found."""
+        q_terms = set(tokens(question))
+        lower = lower_case_words([s.text for s in sentences])
+        n_passages = len({s.passage for s in sentences})
+        for s in typed[:BRIDGE_TRIES]:
+            absent = contexts[id(s)].missing(needed, question)
+            if not absent or len(absent) == len(needed) or contexts[id(s)].conflicts(absent, question):
+                continue  # the sentence must be about some of what was asked, and not about another city or year
+            links = [n for n in candidate_names(s.unit, lower, q_terms)
+                     if len({x.passage for x in sentences if folded_words(n) in folded_words(x.unit)})
+                     <= max(2, BRIDGE_LINK_SHARE * n_passages)]  # the two passages it links, at least
+            for b in sentences:
+                if b.passage == s.passage or b.score <= 0 or not b.on_topic \
+                        or contexts[id(b)].missing(absent, question):
+                    continue
+                shared = [n for n in links if folded_words(n) in folded_words(b.unit)]
+                if shared:
+                    return s, b, sorted(shared, key=lambda n: _distance_to_terms(n, b.unit, q_terms))
+        return None
+
     def _typed_by_reader(self, question: str, found: list["_Part"], passages: list[Passage]) -> None:
         """A typed answer whose sentence holds several matches ("passe de 10 % à 16 %", "10 projets : 6 suites et 4
         nouveaux") takes the one the reader's span in that sentence falls on, when it is sure enough of it; the
@@ -484,7 +529,8 @@ class ExtractiveGenerator:
         if self.reader is None or len(found) != 1 or _operation(question):
             return
         (a,) = found
-        if len(a.options) < 2 or a.best.unit != a.best.text:  # options are positions in the sentence itself
+        # options are positions in the sentence itself; the reader does not know the link a bridged answer is chosen by
+        if len(a.options) < 2 or a.best.unit != a.best.text or a.bridge is not None:
             return
         p = passages[a.best.passage]
         reading = self.reader(question, [(p.title, p.text)])
@@ -762,6 +808,14 @@ def _names_another(unit: str, q_terms: set[str]) -> bool:
     return bool(first and set(tokens(first.group(1))) - q_terms)
 
 
+def _distance_to_terms(name: str, text: str, terms: set[str]) -> float:
+    """Characters between the name's first occurrence in the text and the nearest word holding one of the terms."""
+    at = re.search(re.escape(name), text)
+    near = [abs(m.start() - at.start()) for m in re.finditer(r"[\wÀ-ÿ'’-]+", text)
+            if at and set(tokens(m.group(0))) & terms]
+    return min(near, default=math.inf)
+
+
 def _previous_terms(s: _Sentence) -> set[str]:
     """The words of the sentence before: what its "il", "ce clip" stand for, so a typed answer may take its subject
     from there."""
@@ -844,6 +898,7 @@ class _Part:
     best: _Sentence | None = None
     span: str | None = None
     span_sentence: "_Sentence | None" = None  # the sentence holding the span, when not the best one
+    bridge: "_Sentence | None" = None  # another passage's sentence holding the constraints the best one misses
     # a typed answer: the pattern's other matches in the best sentence, that the reader may point to instead
     options: list["_Candidate"] = field(default_factory=list)
     near: tuple[_Sentence, list[Constraint], list[Constraint]] | None = None

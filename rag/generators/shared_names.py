@@ -37,7 +37,8 @@ class SharedName:
     score: float
 
 
-def _folded_words(text: str) -> str:
+def folded_words(text: str) -> str:
+    """The text's words folded, space-separated and space-bounded: a name's folded words occur in it as a whole."""
     return " " + " ".join(fold(w) for w in _WORD.findall(text)) + " "
 
 
@@ -88,11 +89,11 @@ def shared_names(sides: list[list[Scored]], lower_words: set[str], question_term
     best one's two sentences hold them all ("lesquelles" of one list are in the other list)."""
     if len(sides) != 2 or not all(sides):
         return []
-    folded = [[_folded_words(s.unit) for s in ss] for ss in sides]
+    folded = [[folded_words(s.unit) for s in ss] for ss in sides]
     names = [n for ss in sides for s in ss for n in candidate_names(s.unit, lower_words, question_terms)]
     found: dict[str, SharedName] = {}
     for name in dict.fromkeys(names):
-        key = _folded_words(name)
+        key = folded_words(name)
         pairs = [(a.score + b.score, [a, b])
                  for a, fa in zip(sides[0], folded[0]) if key in fa
                  for b, fb in zip(sides[1], folded[1]) if key in fb and b.passage != a.passage]
@@ -101,14 +102,14 @@ def shared_names(sides: list[list[Scored]], lower_words: set[str], question_term
             found[fold(name)] = SharedName(name, holders, score)
     # a name inside a longer shared one ("Baillet" in "Pierre Baillet") is the same thing
     kept = [n for n in found.values()
-            if not any(o is not n and _folded_words(n.name) in _folded_words(o.name) for o in found.values())]
+            if not any(o is not n and folded_words(n.name) in folded_words(o.name) for o in found.values())]
     if not kept:
         return []
     # a name introduced as the kind of thing asked for ("Agences de l'eau") comes before one that is not
     best = max(kept, key=lambda n: (_of_kind(n.name, n.sentences, kind_terms), n.score))
-    pair = [_folded_words(s.unit) for s in best.sentences]
+    pair = [folded_words(s.unit) for s in best.sentences]
     together = [SharedName(n.name, best.sentences, n.score) for n in kept
-                if n is not best and all(_folded_words(n.name) in f for f in pair)]
+                if n is not best and all(folded_words(n.name) in f for f in pair)]
     return [best] + sorted(together, key=lambda n: n.score, reverse=True)
 
 
