@@ -503,18 +503,19 @@ class ExtractiveGenerator:
         q_terms = set(tokens(question))
         lower = lower_case_words([s.text for s in sentences])
         n_passages = len({s.passage for s in sentences})
+        folded = {id(x): folded_words(x.unit) for x in sentences}  # each sentence's words, folded once
         for s in typed[:BRIDGE_TRIES]:
             absent = contexts[id(s)].missing(needed, question)
             if not absent or len(absent) == len(needed) or contexts[id(s)].conflicts(absent, question):
                 continue  # the sentence must be about some of what was asked, and not about another city or year
             links = [n for n in candidate_names(s.unit, lower, q_terms)
-                     if len({x.passage for x in sentences if folded_words(n) in folded_words(x.unit)})
+                     if len({x.passage for x in sentences if folded_words(n) in folded[id(x)]})
                      <= max(2, BRIDGE_LINK_SHARE * n_passages)]  # the two passages it links, at least
             for b in sentences:
                 if b.passage == s.passage or b.score <= 0 or not b.on_topic \
                         or contexts[id(b)].missing(absent, question):
                     continue
-                shared = [n for n in links if folded_words(n) in folded_words(b.unit)]
+                shared = [n for n in links if folded_words(n) in folded[id(b)]]
                 if shared:
                     return s, b, sorted(shared, key=lambda n: _distance_to_terms(n, b.unit, q_terms))
         return None
