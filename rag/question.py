@@ -86,9 +86,12 @@ _LEADS = {"d": "de", "du": "de", "des": "de", "de": "de", "of": "de", "a": "a", 
 
 
 def _lead(words: list[str], i: int) -> str:
-    """The preposition or article before words[i] (an elided "d'"/"l'" counts), merged to one form."""
+    """The preposition or article before words[i] (an elided "d'"/"l'" counts), merged to one form; inside a run of
+    capitalised words, the word before it ("Nord" in "la Ville Nord" is led by "Ville", as "Sud" in "la Ville Sud")."""
     elided = re.match(r"^([dl])['’]", words[i], re.I)
     before = elided.group(1) if elided else (words[i - 1] if i > 0 else "")
+    if not elided and before[:1].isupper() and words[i][:1].isupper() and fold(before) not in NOT_NAMES:
+        return "name:" + fold(before)
     return _LEADS.get(fold(before), "")
 
 
@@ -213,6 +216,58 @@ def conjunct_kind(question: str) -> str:
     return " ".join((m.group("set") if "set" in m.groupdict() else m.group("head")).split()[:4])
 
 
+# A total or a difference of two figures: "… au total", "De combien … dépasse …", "Quel écart …", "How many more …".
+_SUM = re.compile(r"\b(?:au total|en tout|in total|altogether|combined|together|cumul\w*|additionn\w*)\b", re.I)
+_DIFFERENCE = re.compile(r"\b(?:de combien|écart|différence|difference|gap|how (?:many|much) more|by how (?:many|much)|"
+                         r"dépass\w*|exceed\w*|progress\w*|augment\w*|grew|grow\w*|increas\w*|diminu\w*|baiss\w*|"
+                         r"decreas\w*|fell|séparent|separate)\b", re.I)
+
+
+def operation(question: str) -> str | None:
+    """"+" for a total asked over two figures, "-" for a difference, None otherwise."""
+    if _DIFFERENCE.search(question):
+        return "-"
+    return "+" if _SUM.search(question) else None
+
+
+# Two figures each known by what it is, not by two dates or names of one kind: "De combien <la subvention
+# européenne> dépasse-t-elle <l'apport du FFEM> ?", "Quel écart entre <A> et <B> ?", "Combien d'années séparent <A>
+# et <B> ?", "How many projects in total at <its Tunis meeting> and <its Hué meeting> ?".
+_EXCEEDS = re.compile(r"^\s*(?:de combien|by how (?:much|many))\s+(?P<a>.+?)\s+(?:dépass|exceed|surpass)\w*"
+                      r"(?:(?:-t)?-(?:il|elle|ils|elles|on))?\s+(?P<b>.+?)[\s?.!]*$", re.I)
+_BETWEEN = re.compile(r"^(?P<head>.*?)\b(?:entre|between)\s+(?P<a>.+?)\s+(?:et|and)\s+(?P<b>.+?)[\s?.!]*$", re.I)
+_SEPARATE = re.compile(r"^(?P<head>.*?)\b(?:séparent|separate)\s+(?P<a>.+?)\s+(?:et|and|from)\s+(?P<b>.+?)[\s?.!]*$", re.I)
+_PLACE_WORDS = r"at|in|during|for|à|au|aux|en|lors d[eu']|pendant|pour"
+_TWO_PLACES = re.compile(rf"^(?P<head>.+?\b(?:{_PLACE_WORDS}))\s+(?P<a>.+?)\s+(?:and|et)\s+(?:(?:{_PLACE_WORDS})\s+)?"
+                         r"(?P<b>.+?)[\s?.!]*$", re.I)
+
+
+def compared(question: str) -> list[str]:
+    """The two figures a total or a difference is asked over, each as a query of its own ("la subvention européenne
+    2022-2025" / "l'apport du FFEM à la phase 3 de FEDACAM"), when each is told apart by words of its own; empty
+    otherwise, and when the two differ only by a date ("entre 2016 et 2021", "la phase 2014-2018 … la phase
+    2019-2023": one subject at two dates, read by the question's dates)."""
+    op = operation(question)
+    if op is None:
+        return []
+    m = None
+    if op == "-":
+        m = _EXCEEDS.match(question) or _SEPARATE.match(question) or _BETWEEN.match(question)
+    else:
+        m = _TWO_PLACES.match(question)
+    if m is None:
+        return []
+    found = m.groupdict()
+    head = found.get("head", "") or ""
+    descriptions = [found["a"].strip(" ,"), found["b"].strip(" ,")]
+    dated = {t for d in descriptions for c in constraints(d, skip_first=False) if c.kind in ("year", "month")
+             for t in tokens(c.text)}
+    own = [set(tokens(d)) - dated for d in descriptions]
+    if not (own[0] - own[1]) or not (own[1] - own[0]):
+        return []
+    return [re.sub(r"\s+", " ", f"{head} {d}").strip() for d in descriptions]
+
+
 def asks_for_several(question: str) -> bool:
     """Whether the question asks for several things ("lesquelles", "which cities"), not one."""
     return bool(_PLURAL_ASK.search(question))
@@ -221,11 +276,14 @@ def asks_for_several(question: str) -> bool:
 def parts(question: str) -> list[str]:
     """One query for each part of a question whose parts may live in different documents, each part keeping only
     its own subject: the two asks of "Quel montant à Hué en 2025, et combien à Tunis en 2015 ?", the two subjects of
-    "les congrès de 2021 et de 2024" or of "les ressources de 2008 … le budget de 2019". Empty for a one-part
-    question. Two parts at most. A question about what two statements both describe has the two statements."""
+    "les congrès de 2021 et de 2024", the two figures of a total or a difference ("les ressources de 2008 … le
+    budget de 2019": see ``compared``). Empty for a one-part question. Two parts at most. A question about what two statements both describe has the two statements."""
     joined = conjuncts(question)
     if joined:
         return joined
+    figures = compared(question)
+    if figures:
+        return figures
     asks = clauses(question)
     if len(asks) > 1:
         own = [constraints(a, skip_first=i == 0) for i, a in enumerate(asks)]
@@ -235,9 +293,9 @@ def parts(question: str) -> list[str]:
     if len(subjects) < 2:
         # "2019-2023" is one period, not two subjects
         ranged = {y for period in periods_of(question) for y in period}
-        compared = [c for c in found.constraints if c.kind in _COMPARED and c.text not in ranged]
-        kinds = [c.kind for c in compared]
-        subjects = [c for c in compared if kinds.count(c.kind) == 2]
+        set_against = [c for c in found.constraints if c.kind in _COMPARED and c.text not in ranged]
+        kinds = [c.kind for c in set_against]
+        subjects = [c for c in set_against if kinds.count(c.kind) == 2]
     if len(subjects) < 2:
         return []
     out = []

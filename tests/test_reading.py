@@ -225,12 +225,69 @@ def test_a_total_over_two_meetings_adds_their_counts() -> None:
     assert "[1]" in composed.text and "[2]" in composed.text
 
 
+def test_two_figures_known_by_what_they_are_are_each_read_by_their_own_words() -> None:
+    # no two names or dates of one kind tell the figures apart: each is found by its own description
+    region = passage("Le budget total du programme atteint 12 millions d'euros. Pour 2022-2025, la subvention de la "
+                     "Région Est s'élève à 3,8 millions d'euros.", title="Financements", n=1)
+    horizon = passage("La fondation Horizon apporte 870 000 euros au projet Lumière. Le projet emploie 40 personnes.",
+                      title="Projet Lumière", n=2)
+    composed = compose("De combien la subvention de la Région Est dépasse-t-elle l'apport de la fondation Horizon ?",
+                       region, horizon)
+    assert composed is not None
+    assert composed.text.startswith("**2,93 millions d'euros** (3,8 millions d'euros − 870 000 euros)")
+    assert "[1]" in composed.text and "[2]" in composed.text and "12 millions" not in composed.text
+
+
+def test_the_years_between_two_events_are_counted_from_their_dates() -> None:
+    garden = passage("Le jardin Alpha a été créé en septembre 2009 par la commune.", title="Jardin Alpha", n=1)
+    museum = passage("Le musée Beta a ouvert ses portes en octobre 2025, après quatre ans de travaux.", title="Musée Beta",
+                     n=2)
+    composed = compose("Combien d'années séparent la création du jardin Alpha et l'ouverture du musée Beta ?",
+                       garden, museum)
+    assert composed is not None and composed.text.startswith("**16 ans** (octobre 2025 − septembre 2009)")
+
+
+def test_figures_told_apart_only_by_dates_are_left_to_the_dates() -> None:
+    from rag.question import compared, parts
+
+    question = "De combien la subvention européenne dépasse-t-elle l'apport du FFEM ?"
+    assert compared(question) == ["la subvention européenne", "l'apport du FFEM"]
+    assert parts(question) == compared(question)  # each figure is also searched for on its own
+    assert compared("Quel écart entre les fonds propres et l'investissement induit ?") == \
+        ["Quel écart les fonds propres", "Quel écart l'investissement induit"]
+    # one subject at two dates, or two periods of one thing: the question's dates tell the figures apart
+    assert compared("De combien l'apport de la Région a-t-il progressé entre 2016 et 2021 ?") == []
+    assert compared("De combien le nombre de chantiers a-t-il augmenté entre la période 2010-2014 et la période "
+                    "2015-2019 ?") == []
+    # "entre … et …" without a total or a difference asked for is no comparison
+    assert compared("Quel accord a été signé entre Dakar et Paris ?") == []
+
+
+def test_a_sentence_opening_on_a_pronoun_answers_for_the_one_before_it_and_is_quoted_with_it() -> None:
+    p = passage("Le budget de la Ville Nord pour 2019 a été voté en novembre 2018 par le conseil. Il s'élevait à "
+                "7 200 000 euros.\n\nLe conseil a aussi acheté deux bus pour 500 000 euros.", title="Conseils")
+    composed = compose("Quel était le montant du budget de la Ville Nord en 2019 ?", p)
+    assert composed is not None and composed.text.startswith("**7 200 000 euros**")
+    assert "a été voté en novembre 2018" in composed.text  # what "Il" stands for is quoted with it
+
+
+def test_a_name_in_a_run_set_against_another_after_the_same_word_is_another_subject() -> None:
+    # "la Ville Sud" is to "la Ville Nord" what "les villes du Sénégal" are to "les villes du Cameroun"
+    p = passage("La Ville Sud a voté un budget de 9 millions d'euros pour 2019.\n\nLa Ville Nord a voté le sien en "
+                "novembre 2018.", title="Conseils")
+    composed = compose("Quel était le montant du budget de la Ville Nord en 2019 ?", p)
+    assert composed is not None and composed.abstain and composed.text.startswith(
+        "Les documents donnent cette information pour Sud, pas pour Nord")
+
+
 def test_figures_in_millions_stay_in_millions_and_mixed_scales_are_converted() -> None:
     from rag.generators.extractive import _combine
 
     assert _combine("-", ["3,7 millions d'euros", "1 million d'euros"], ["fr", "fr"]).startswith("**2,7 millions d'euros**")
     assert _combine("-", ["3,8 M€", "870 000 €"], ["fr", "fr"]).startswith("**2,93 millions €**")
     assert _combine("+", ["394,875 CHF", "5,125 CHF"], ["en", "en"]).startswith("**400 000 CHF**")
+    assert _combine("-", ["7,7 millions d'euros", "7 200 000 euros"], ["fr", "fr"]).startswith("**0,5 million d'euros**")
+    assert _combine("-", ["700 000 d'euros", "300 000 €"], ["fr", "fr"]).startswith("**400 000 euros**")
     assert _combine(None, ["1", "2"], ["fr", "fr"]) is None
 
 
@@ -268,6 +325,21 @@ def fake_reader(found: dict[int, tuple[str, float]]):
 
 MARKET = passage("Le marché central de Kindia a été reconstruit après l'incendie. Les commerçants y sont revenus en "
                  "mars. Il accueille désormais près de 800 étals couverts.", title="Marché central de Kindia")
+
+
+def test_a_list_item_quoted_for_a_question_asking_for_several_things_comes_with_the_whole_list(monkeypatch) -> None:
+    from rag.generators import extractive as E
+
+    monkeypatch.setattr(E, "SPAN_FLOOR", 0.0)
+    text = ("En mars 2017, la Ville Alpha et la fondation Beta ont signé un partenariat de quatre ans. L'accord prévoyait "
+            "quinze projets pilotes. Ils couvraient trois domaines :\n\n- la planification familiale ;\n- "
+            "l'assainissement des quartiers ;\n- la préparation aux urgences.\n\nCette phase a pris fin en 2021.")
+    question = "Sur quels thèmes portait le partenariat signé en 2017 par la Ville Alpha ?"
+    reader = fake_reader({0: ("la planification familiale", 3.0)})  # the reader points to one item
+    composed = ExtractiveGenerator(reader=reader).compose(question, [passage(text, title="Partenariats")], "fr")
+    assert composed is not None and "la planification familiale" in composed.text
+    assert "l'assainissement des quartiers" in composed.text and "la préparation aux urgences" in composed.text
+    assert "Ils couvraient trois domaines :" in composed.text
 
 
 def test_the_reader_span_inside_the_quoted_sentence_opens_the_answer_in_bold(monkeypatch) -> None:

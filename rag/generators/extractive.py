@@ -22,8 +22,8 @@ import numpy as np
 from rag.answer import Passage
 from rag.lang import detect_lang
 from rag.generators.shared_names import candidate_names, folded_words, lower_case_words, shared_names, side
-from rag.question import (Constraint, asks_for_several, clauses, conjunct_kind, conjuncts, constraints, context_text,
-                          frame, holds, missing, parallel, periods_of)
+from rag.question import (Constraint, asks_for_several, clauses, compared, conjunct_kind, conjuncts, constraints,
+                          context_text, frame, holds, missing, operation, parallel, periods_of)
 from rag.relevance import coverage
 from rag.sentences import LIST_ITEM as _LIST_ITEM
 from rag.sentences import TABLE_ROW, sentence_key
@@ -44,6 +44,9 @@ _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 # Both measured on French QA (PIAF dev, 240 questions; 0.1-0.4 all within a point of each other): +3 points.
 PASSAGE_WEIGHT = 0.3
 NEIGHBOUR_WEIGHT = 0.2
+# What a sentence opening on a pronoun ("Il …", "Elle …"), sharing no word with the question, owes to the sentence
+# before it (see _score).
+ANAPHORA_SHARE = 0.5
 SUPPORT_RATIO = 0.5  # a supporting sentence scores at least this share of the best one
 # Above this cosine a sentence is about the question even with no shared word (cross-lingual questions).
 # Fitted by `aimf eval fit-cross-lingual` on the dev half of the gold sets (discours, instances, cooperation:
@@ -332,7 +335,7 @@ class ExtractiveGenerator:
         by_sentence = {id(c.sentence): c for c in contexts}
         q_terms = set(tokens(question))
         asks = _asks(question)
-        if len(asks) == 1 and not qframe.alternatives and not _operation(question) and not asks_for_several(question):
+        if len(asks) == 1 and not qframe.alternatives and not operation(question) and not asks_for_several(question):
             # The reader reads the whole question and points to one short span: no guide to one sentence per part,
             # nor to the line that introduces the several things asked for.
             sentences = self._rank_by_reader(question, sentences, passages)
@@ -346,7 +349,12 @@ class ExtractiveGenerator:
         else:
             wanted = asks[0][1]
             alternatives, fixed = qframe.alternatives, qframe.constraints
-            if _operation(question) and not alternatives:
+            described = compared(question)
+            if described:
+                # two figures, each known by what it is ("la subvention européenne" / "l'apport du FFEM"): each read
+                # by its own words, names and dates
+                alternatives = []
+            elif operation(question) and not alternatives:
                 # "De combien … a-t-il progressé entre 2016 et 2021 ?", "… en 2008 dépassaient … de 2019 ?": a
                 # comparison sets two names or dates of one kind against each other, one figure for each.
                 kinds = collections.Counter(c.kind for c in fixed)
@@ -364,12 +372,15 @@ class ExtractiveGenerator:
             # only when no sentence names them all is each asked about in turn ("à Dakar et à Abidjan").
             # a question about one subject may name it by what another passage says of it (a bridge); two subjects
             # or two figures compared are each answered in turn instead
-            one_subject = not alternatives and not _operation(question)
-            answers = [self._answer_part(question, sentences, by_sentence, wanted, fixed + alternatives, q_terms,
-                                         may_bridge=one_subject)]
-            if alternatives and (answers[0].best is None or _operation(question)):
+            one_subject = not alternatives and not operation(question)
+            if described:
+                answers = [self._answer_described(question, d, passages, wanted, sentences) for d in described]
+            else:
+                answers = [self._answer_part(question, sentences, by_sentence, wanted, fixed + alternatives, q_terms,
+                                             may_bridge=one_subject)]
+            if alternatives and (answers[0].best is None or operation(question)):
                 answers = [self._answer_part(question, sentences, by_sentence, wanted, fixed + [alternative], q_terms,
-                                             about=[alternative] if _operation(question) else None)
+                                             about=[alternative] if operation(question) else None)
                            for alternative in alternatives[:MAX_PARTS]]
         found = [a for a in answers if a.best is not None]
         found = [a for i, a in enumerate(found) if all(a.best is not b.best for b in found[:i])]
@@ -395,7 +406,15 @@ class ExtractiveGenerator:
                     # priorités :") is quoted with its items; a typed answer is in the best sentence already
                     more += [item for s in more if s.text.rstrip().endswith(":") for item in _items_after(s)
                              if item not in more][:MAX_LIST_ITEMS]
-            more += [x for x in (a.span_sentence, a.bridge) if x is not None and x not in more]
+            # a sentence opening on a pronoun is quoted with the one it refers back to
+            said_before = best.prev if best.prev is not None and not best.new_paragraph \
+                and _ANAPHORA.match(best.text) else None
+            more += [x for x in (said_before, a.span_sentence, a.bridge) if x is not None and x not in more]
+            if len(found) == 1 and len(listed) <= 1 and _LIST_Q.search(question):
+                # one item of a list quoted for a question asking for several things: the whole list, with the line
+                # introducing it ("Ils couvraient trois thèmes :")
+                item = next((x for x in more if x.is_item), None)
+                more += [x for x in (self._list_around(item, sentences) if item else []) if x not in more]
             more.sort(key=lambda s: (s.passage if s.passage != best.passage else -1, s.start))
             chosen += [s for s in more if s not in chosen]
         spans = [a.span for a in found if a.span]
@@ -403,11 +422,12 @@ class ExtractiveGenerator:
         lead = " ; ".join(f"**{s}**" for s in dict.fromkeys(spans))
         # A total or a difference takes one figure from each part, both possibly from one sentence.
         figures = [a for a in answers if a.best is not None]
-        combined = _combine(_operation(question), [a.span for a in figures],
-                            [passages[a.best.passage].lang for a in figures])
+        combined = _combine(operation(question), [a.span for a in figures],
+                            [passages[a.best.passage].lang for a in figures], years=_counts_years(question))
         if combined:
             lead = combined
-        notes = [_not_given(a.needed[-1], lang) for a in answers if a.best is None and len(answers) > 1 and qframe.alternatives]
+        notes = [_not_given(a.needed[-1], lang) for a in answers
+                 if a.best is None and len(answers) > 1 and qframe.alternatives and a.needed]
         composed.text = "\n\n".join(x for x in (lead, composed.text, " ".join(notes)) if x)
         return composed
 
@@ -415,9 +435,7 @@ class ExtractiveGenerator:
         """A question about what two statements both describe: the names that the best sentences of each statement
         share, in bold, then each statement's sentence holding them, cited. None when they share none: the question is
         then read as any other (a sentence that answers it whole)."""
-        embeddings = getattr(self.sentence_vectors, "embeddings", None)
-        scored = [self._score(st, passages, embeddings.embed_query(st) if embeddings is not None else None)
-                  for st in statements]
+        scored = [self._score_alone(st, passages) for st in statements]
         q_terms = set(tokens(question))
         lenient = set(constraints(question, names=False))
         # each statement's sentences name what it names ("le congrès de 1990": not a sentence on the one of 2015)
@@ -442,6 +460,36 @@ class ExtractiveGenerator:
         composed = self._render(chosen, passages)
         composed.text = " ; ".join(f"**{n.name}**" for n in found) + "\n\n" + composed.text
         return composed
+
+    def _score_alone(self, statement: str, passages: list[Passage]) -> list[_Sentence]:
+        """The passages' sentences scored against one statement of the question, by its own words and meaning."""
+        embeddings = getattr(self.sentence_vectors, "embeddings", None)
+        return self._score(statement, passages, embeddings.embed_query(statement) if embeddings is not None else None)
+
+    def _answer_described(self, question: str, description: str, passages: list[Passage],
+                          wanted: list[tuple[str, re.Pattern]], sentences: list[_Sentence]) -> "_Part":
+        """One figure of a total or a difference, known by its description ("l'apport du FFEM à la phase 3"): the
+        best sentence for the description alone that names the description's own names and dates and holds a figure
+        (an amount, else a number; a year when the question counts years between two events)."""
+        scored = self._score_alone(description, passages)
+        lenient = set(constraints(description, names=False, skip_first=False))
+        contexts = {id(s): _Context(s, passages[s.passage], lenient) for s in scored}
+        needed = constraints(description, skip_first=False)
+        q_terms = set(tokens(description))
+        if _counts_years(question):
+            tries = [[(name, pattern) for name, _, pattern in ANSWER_TYPES if name == "year"]]
+        else:
+            tries = [wanted] if wanted else [[(name, pattern)] for name, _, pattern in ANSWER_TYPES
+                                             if name in ("money", "quantity")]
+        part = _Part(needed=needed)
+        for kinds in tries:
+            part = self._answer_part(description, scored, contexts, kinds, needed, q_terms)
+            if part.best is not None:
+                break
+        if part.best is not None:  # the question's own scoring of that sentence: one object per sentence quoted
+            part.best = next((x for x in sentences if (x.passage, x.start) == (part.best.passage, part.best.start)),
+                             part.best)
+        return part
 
     def _answer_part(self, question: str, sentences: list[_Sentence], contexts: dict[int, "_Context"],
                      wanted: list[tuple[str, re.Pattern]], needed: list[Constraint], q_terms: set[str],
@@ -527,7 +575,7 @@ class ExtractiveGenerator:
         short answers 0.535 -> 0.560 and 0.600 -> 0.630, of all answers 0.319 -> 0.321 and 0.379 -> 0.383; gold dev
         by group: no right answer changed."""
         # the reader reads the whole question: it points to one figure, not to one for each part of a comparison
-        if self.reader is None or len(found) != 1 or _operation(question):
+        if self.reader is None or len(found) != 1 or operation(question):
             return
         (a,) = found
         # options are positions in the sentence itself; the reader does not know the link a bridged answer is chosen by
@@ -657,6 +705,11 @@ class ExtractiveGenerator:
             s.score = own + PASSAGE_WEIGHT * passage_cover[s.passage] if own > 0 else 0.0
         for s in sentences:
             s.own = s.score
+            # "Il s'élevait à 7 200 000 euros." after "Le budget prévisionnel pour 2019 a été voté …": a sentence that
+            # opens on a pronoun, in the same paragraph, goes on about what the sentence before it names; with no
+            # word of the question of its own, it is worth part of that sentence's score
+            if s.own == 0 and s.prev is not None and not s.new_paragraph and _ANAPHORA.match(s.text):
+                s.own = s.score = ANAPHORA_SHARE * s.prev.own
         for s in sentences:
             if s.score > 0:
                 s.score += NEIGHBOUR_WEIGHT * max((n.own for n in (s.prev, s.next) if n), default=0.0)
@@ -1042,18 +1095,7 @@ def _short_answers(wanted: list[tuple[str, re.Pattern]], unit: str, question: st
     return found
 
 
-_SUM = re.compile(r"\b(?:au total|en tout|in total|altogether|combined|together|cumul\w*|additionn\w*)\b", re.I)
-_DIFFERENCE = re.compile(r"\b(?:de combien|écart|différence|difference|gap|how (?:many|much) more|by how (?:many|much)|"
-                         r"dépass\w*|exceed\w*|progress\w*|augment\w*|grew|grow\w*|increas\w*|diminu\w*|baiss\w*|"
-                         r"decreas\w*|fell|séparent|separate)\b", re.I)
 _SCALES = {"k": 1e3, "m": 1e6, "million": 1e6, "millions": 1e6, "milliard": 1e9, "milliards": 1e9, "billion": 1e9}
-
-
-def _operation(question: str) -> str | None:
-    """"+" for a total asked over two figures, "-" for a difference, None otherwise."""
-    if _DIFFERENCE.search(question):
-        return "-"
-    return "+" if _SUM.search(question) else None
 
 
 def _amount(span: str, lang: str) -> tuple[float, float, str] | None:
@@ -1082,21 +1124,37 @@ def _figure(value: float, scale: float, unit: str) -> str:
         word = {1e6: "million", 1e9: "milliard"}[scale] + ("s" if abs(value) >= 2 else "")
         return f"{number} {word} {unit}".strip()
     number = f"{value:,.2f}".rstrip("0").rstrip(".").replace(",", " ").replace(".", ",")
+    unit = re.sub(r"^(?:de\s+|d['’])", "", unit)  # "d'euros" follows "millions" only
     return f"{number} {unit}".strip()
 
 
-def _combine(op: str | None, spans: list[str | None], langs: list[str]) -> str | None:
-    """The total or the difference of the two parts' figures, with both figures: "**24** (14 + 10)"."""
+def _counts_years(question: str) -> bool:
+    """"Combien d'années séparent … ?", "How many years …": a count of years, between two dates."""
+    counted = _HOW_MANY.search(question)
+    return bool(counted and counted.group(1) and fold(counted.group(1)) in ("annees", "ans", "years"))
+
+
+def _combine(op: str | None, spans: list[str | None], langs: list[str], years: bool = False) -> str | None:
+    """The total or the difference of the two parts' figures, with both figures: "**24** (14 + 10)"; with ``years``,
+    the years between two dates: "**16 ans** (octobre 2025 − septembre 2009)"."""
     if not op or len(spans) != 2 or not all(spans):
         return None
+    if years:
+        found = [re.findall(r"\b(?:1[89]|20)\d\d\b", s) for s in spans]
+        if op != "-" or not all(found):
+            return None
+        a, b = int(found[0][-1]), int(found[1][-1])
+        first, second = (spans[0], spans[1]) if a >= b else (spans[1], spans[0])
+        unit = "years" if langs[0] == "en" and langs[1] == "en" else "ans"
+        return f"**{abs(a - b)} {unit}** ({first} − {second})"
     amounts = [_amount(s, lang) for s, lang in zip(spans, langs)]
     if not all(amounts):
         return None
     (a, sa, ua), (b, sb, ub) = amounts
     a, b = a * sa, b * sb
     result = a + b if op == "+" else abs(a - b)
-    # in millions when the figures are given in millions or the result is one
-    scale = 1e9 if result >= 1e9 else 1e6 if result >= 1e6 or min(sa, sb) >= 1e6 else 1.0
+    # in millions when a figure is given in millions or the result is one
+    scale = 1e9 if result >= 1e9 else 1e6 if result >= 1e6 or max(sa, sb) >= 1e6 else 1.0
     a, b, result = a / scale, b / scale, result / scale
     unit = ua or ub
     first, second = (spans[0], spans[1]) if op == "+" or a >= b else (spans[1], spans[0])
