@@ -245,6 +245,9 @@ def test_the_years_between_two_events_are_counted_from_their_dates() -> None:
     composed = compose("Combien d'années séparent la création du jardin Alpha et l'ouverture du musée Beta ?",
                        garden, museum)
     assert composed is not None and composed.text.startswith("**16 ans** (octobre 2025 − septembre 2009)")
+    from rag.generators.extractive import _combine
+
+    assert _combine("-", ["2015-2018", "octobre 2025"], ["fr", "fr"], years=True) is None  # no one year to count from
 
 
 def test_figures_told_apart_only_by_dates_are_left_to_the_dates() -> None:

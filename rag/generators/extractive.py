@@ -1141,9 +1141,9 @@ def _combine(op: str | None, spans: list[str | None], langs: list[str], years: b
         return None
     if years:
         found = [re.findall(r"\b(?:1[89]|20)\d\d\b", s) for s in spans]
-        if op != "-" or not all(found):
-            return None
-        a, b = int(found[0][-1]), int(found[1][-1])
+        if op != "-" or any(len(f) != 1 for f in found):
+            return None  # a period ("2015-2018") has no one year to count from
+        a, b = int(found[0][0]), int(found[1][0])
         first, second = (spans[0], spans[1]) if a >= b else (spans[1], spans[0])
         unit = "years" if langs[0] == "en" and langs[1] == "en" else "ans"
         return f"**{abs(a - b)} {unit}** ({first} − {second})"
