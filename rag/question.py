@@ -237,8 +237,8 @@ _EXCEEDS = re.compile(r"^\s*(?:de combien|by how (?:much|many))\s+(?P<a>.+?)\s+(
                       r"(?:(?:-t)?-(?:il|elle|ils|elles|on))?\s+(?P<b>.+?)[\s?.!]*$", re.I)
 _BETWEEN = re.compile(r"^(?P<head>.*?)\b(?:entre|between)\s+(?P<a>.+?)\s+(?:et|and)\s+(?P<b>.+?)[\s?.!]*$", re.I)
 _SEPARATE = re.compile(r"^(?P<head>.*?)\b(?:séparent|separate)\s+(?P<a>.+?)\s+(?:et|and|from)\s+(?P<b>.+?)[\s?.!]*$", re.I)
-_PLACE_WORDS = r"at|in|during|for|à|au|aux|en|lors d[eu']|pendant|pour"
-_TWO_PLACES = re.compile(rf"^(?P<head>.+?\b(?:{_PLACE_WORDS}))\s+(?P<a>.+?)\s+(?:and|et)\s+(?:(?:{_PLACE_WORDS})\s+)?"
+_PREPOSITIONS = r"at|in|during|for|à|au|aux|en|lors d[eu']|pendant|pour"
+_TWO_PLACES = re.compile(rf"^(?P<head>.+?\b(?:{_PREPOSITIONS}))\s+(?P<a>.+?)\s+(?:and|et)\s+(?:(?:{_PREPOSITIONS})\s+)?"
                          r"(?P<b>.+?)[\s?.!]*$", re.I)
 
 
@@ -250,11 +250,8 @@ def compared(question: str) -> list[str]:
     op = operation(question)
     if op is None:
         return []
-    m = None
-    if op == "-":
-        m = _EXCEEDS.match(question) or _SEPARATE.match(question) or _BETWEEN.match(question)
-    else:
-        m = _TWO_PLACES.match(question)
+    m = (_EXCEEDS.match(question) or _SEPARATE.match(question) or _BETWEEN.match(question)) if op == "-" \
+        else _TWO_PLACES.match(question)
     if m is None:
         return []
     found = m.groupdict()

@@ -220,3 +220,15 @@ def test_a_mayor_named_by_what_two_documents_say_is_found_through_the_city_both_
     assert not answer.abstained
     assert answer.text.startswith("**Christian Houétchénou**")
     assert len({c.source for c in answer.citations}) >= 2
+
+
+def test_a_difference_between_two_figures_known_by_their_own_words_is_computed_from_two_documents(bundled_index):
+    """The whole bundled corpus (real model, real reader, real Chroma): the European grant is given in the note on
+    financial partners, the FFEM's contribution in the English FEDACAM sheet; each figure is searched for and read by
+    its own description, and the difference comes first, both sentences cited."""
+    _, assistant = bundled_index
+    answer = assistant.answer("Quel écart y a-t-il entre la subvention de l'Union européenne pour 2022-2025 et la "
+                              "contribution du FFEM à la phase 3 de FEDACAM ?")
+    assert not answer.abstained
+    assert answer.text.startswith("**2,93 millions €**")
+    assert len({c.source for c in answer.citations}) >= 2
