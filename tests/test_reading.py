@@ -274,6 +274,13 @@ def test_a_sentence_opening_on_a_pronoun_answers_for_the_one_before_it_and_is_qu
     assert "a été voté en novembre 2018" in composed.text  # what "Il" stands for is quoted with it
 
 
+def test_a_sentence_opening_on_a_pronoun_is_about_what_the_sentence_before_it_names() -> None:
+    p = passage("En 2016, le Bureau a tenu une réunion intermédiaire à Paris pour préparer l'Assemblée. Le Bureau est "
+                "revenu à Tunis en novembre 2022. Il y a soutenu 14 projets de villes.", title="Réunions du Bureau")
+    composed = compose("Combien de projets le Bureau a-t-il soutenus à Paris en 2016 ?", p)
+    assert composed is None or (composed.abstain and "pas pour" in composed.text)
+
+
 def test_a_name_in_a_run_set_against_another_after_the_same_word_is_another_subject() -> None:
     # "la Ville Sud" is to "la Ville Nord" what "les villes du Sénégal" are to "les villes du Cameroun"
     p = passage("La Ville Sud a voté un budget de 9 millions d'euros pour 2019.\n\nLa Ville Nord a voté le sien en "

@@ -973,16 +973,20 @@ class _Context:
         sibling = s.is_item or TABLE_ROW.match(s.text) is not None
         self.own = context_text(s.unit, passage.title, passage.section)
         self.before = "" if sibling else s.before
+        # A sentence opening on a pronoun is about what the sentence before it names: "Il y a attribué 14 projets."
+        # after "Le Bureau est revenu à Tunis en 2022." is about Tunis, whatever the passage said of Paris earlier.
+        follows = s.prev is not None and not s.new_paragraph and _ANAPHORA.match(s.text) is not None
+        self.said = f"{s.prev.text} {s.unit}" if follows else s.unit
 
     def missing(self, needed: list[Constraint], question: str) -> list[Constraint]:
         if self.lenient is not None:  # across languages only years, acronyms and lone names are checked
             needed = [c for c in needed if c in self.lenient]
         return [c for c in missing(needed, self.own)
-                if not holds(c, self.before) or parallel(c, self.sentence.unit, question)]
+                if not holds(c, self.before) or parallel(c, self.said, question)]
 
     def conflicts(self, absent: list[Constraint], question: str) -> list[Constraint]:
-        """What the sentence names in place of the constraints it misses."""
-        return [x for c in absent for x in parallel(c, self.sentence.unit, question)]
+        """What the sentence (or the one it refers back to) names in place of the constraints it misses."""
+        return [x for c in absent for x in parallel(c, self.said, question)]
 
 
 def _asks(question: str) -> list[tuple[str, list[tuple[str, re.Pattern]]]]:
