@@ -407,9 +407,7 @@ class ExtractiveGenerator:
                     more += [item for s in more if s.text.rstrip().endswith(":") for item in _items_after(s)
                              if item not in more][:MAX_LIST_ITEMS]
             # a sentence opening on a pronoun is quoted with the one it refers back to
-            said_before = best.prev if best.prev is not None and not best.new_paragraph \
-                and _ANAPHORA.match(best.text) else None
-            more += [x for x in (said_before, a.span_sentence, a.bridge) if x is not None and x not in more]
+            more += [x for x in (_refers_back(best), a.span_sentence, a.bridge) if x is not None and x not in more]
             if len(found) == 1 and len(listed) <= 1 and _LIST_Q.search(question):
                 # one item of a list quoted for a question asking for several things: the whole list, with the line
                 # introducing it ("Ils couvraient trois thèmes :")
@@ -708,8 +706,8 @@ class ExtractiveGenerator:
             # "Il s'élevait à 7 200 000 euros." after "Le budget prévisionnel pour 2019 a été voté …": a sentence that
             # opens on a pronoun, in the same paragraph, goes on about what the sentence before it names; with no
             # word of the question of its own, it is worth part of that sentence's score
-            if s.own == 0 and s.prev is not None and not s.new_paragraph and _ANAPHORA.match(s.text):
-                s.own = s.score = ANAPHORA_SHARE * s.prev.own
+            if s.own == 0 and (before := _refers_back(s)) is not None:
+                s.own = s.score = ANAPHORA_SHARE * before.own
         for s in sentences:
             if s.score > 0:
                 s.score += NEIGHBOUR_WEIGHT * max((n.own for n in (s.prev, s.next) if n), default=0.0)
@@ -830,6 +828,12 @@ def _names_the_role(question: str, unit: str, idf: Callable[[str], float | None]
 _ROLE_WORD = re.compile(r"\b(?:maire|président|présidente|délégué|déléguée|secrétaire|directeur|directrice|ministre|"
                         r"gouverneur|ambassadeur|roi|reine|général|chef|mayor|president|director|minister|"
                         r"secretary|king|queen|general)\b", re.I)
+
+
+def _refers_back(s: "_Sentence") -> "_Sentence | None":
+    """The sentence before ``s`` when ``s`` opens on a pronoun in the same paragraph ("Il s'élevait à …"): what it
+    is about is named there."""
+    return s.prev if s.prev is not None and not s.new_paragraph and _ANAPHORA.match(s.text) else None
 
 
 _ANAPHORA = re.compile(r"^\s*(?:il|elle|ils|elles|celui-ci|celle-ci|ceux-ci|ce|cet|cette|ces|son|sa|ses|leur|leurs|"
@@ -975,8 +979,8 @@ class _Context:
         self.before = "" if sibling else s.before
         # A sentence opening on a pronoun is about what the sentence before it names: "Il y a attribué 14 projets."
         # after "Le Bureau est revenu à Tunis en 2022." is about Tunis, whatever the passage said of Paris earlier.
-        follows = s.prev is not None and not s.new_paragraph and _ANAPHORA.match(s.text) is not None
-        self.said = f"{s.prev.text} {s.unit}" if follows else s.unit
+        before = _refers_back(s)
+        self.said = f"{before.text} {s.unit}" if before is not None else s.unit
 
     def missing(self, needed: list[Constraint], question: str) -> list[Constraint]:
         if self.lenient is not None:  # across languages only years, acronyms and lone names are checked
@@ -1173,7 +1177,7 @@ def _mismatch(part: _Part, passages: list[Passage], lang: str) -> Composed:
     given = ", ".join(dict.fromkeys(c.text for c in parallels[:2]))
     text = (f"The documents give this for {given}, not for {wanted}." if lang == "en"
             else f"Les documents donnent cette information pour {given}, pas pour {wanted}.")
-    quoted = ExtractiveGenerator._render([s], passages)
+    quoted = ExtractiveGenerator._render([x for x in (_refers_back(s), s) if x is not None], passages)
     return Composed(f"{text}\n\n{quoted.text}", quoted.quotes, abstain=True)
 
 
