@@ -349,7 +349,9 @@ class ExtractiveGenerator:
         else:
             wanted = asks[0][1]
             alternatives, fixed = qframe.alternatives, qframe.constraints
-            described = compared(question)
+            # a figure must be asked for: typed, or a gap ("Quel écart …"); "Comment les échanges entre Dakar et
+            # Paris ont-ils progressé ?" is no sum to compute
+            described = compared(question) if wanted or _GAP.search(question) else []
             if described:
                 # two figures, each known by what it is ("la subvention européenne" / "l'apport du FFEM"): each read
                 # by its own words, names and dates
@@ -1103,6 +1105,7 @@ def _short_answers(wanted: list[tuple[str, re.Pattern]], unit: str, question: st
     return found
 
 
+_GAP = re.compile(r"\b(?:écart|différence|difference|gap)\b", re.I)
 _SCALES = {"k": 1e3, "m": 1e6, "million": 1e6, "millions": 1e6, "milliard": 1e9, "milliards": 1e9, "billion": 1e9}
 
 
