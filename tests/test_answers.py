@@ -214,21 +214,23 @@ def test_a_mayor_named_by_what_two_documents_say_is_found_through_the_city_both_
     """The whole bundled corpus (real model, real reader, real Chroma): one document lists the mayors at the 2021
     congress, another says which city got a cultural grant in May 2024; the answer is the mayor of that city, with
     both sentences cited."""
-    _, assistant = bundled_index
-    answer = assistant.answer("Quel maire du Bénin, venu au congrès de Kigali en 2021, a vu sa ville recevoir en mai "
-                              "2024 un financement pour un projet culturel ?")
-    assert not answer.abstained
-    assert answer.text.startswith("**Christian Houétchénou**")
-    assert len({c.source for c in answer.citations}) >= 2
+    _assert_answered_from_two_documents(
+        bundled_index, "Quel maire du Bénin, venu au congrès de Kigali en 2021, a vu sa ville recevoir en mai 2024 un "
+                       "financement pour un projet culturel ?", "**Christian Houétchénou**")
 
 
 def test_a_difference_between_two_figures_known_by_their_own_words_is_computed_from_two_documents(bundled_index):
     """The whole bundled corpus (real model, real reader, real Chroma): the European grant is given in the note on
     financial partners, the FFEM's contribution in the English FEDACAM sheet; each figure is searched for and read by
     its own description, and the difference comes first, both sentences cited."""
+    _assert_answered_from_two_documents(
+        bundled_index, "Quel écart y a-t-il entre la subvention de l'Union européenne pour 2022-2025 et la contribution "
+                       "du FFEM à la phase 3 de FEDACAM ?", "**2,93 millions €**")
+
+
+def _assert_answered_from_two_documents(bundled_index, question: str, lead: str) -> None:
     _, assistant = bundled_index
-    answer = assistant.answer("Quel écart y a-t-il entre la subvention de l'Union européenne pour 2022-2025 et la "
-                              "contribution du FFEM à la phase 3 de FEDACAM ?")
+    answer = assistant.answer(question)
     assert not answer.abstained
-    assert answer.text.startswith("**2,93 millions €**")
+    assert answer.text.startswith(lead)
     assert len({c.source for c in answer.citations}) >= 2

@@ -374,12 +374,11 @@ class ExtractiveGenerator:
             # only when no sentence names them all is each asked about in turn ("à Dakar et à Abidjan").
             # a question about one subject may name it by what another passage says of it (a bridge); two subjects
             # or two figures compared are each answered in turn instead
-            one_subject = not alternatives and not operation(question)
             if described:
                 answers = [self._answer_described(question, d, passages, wanted, sentences) for d in described]
             else:
                 answers = [self._answer_part(question, sentences, by_sentence, wanted, fixed + alternatives, q_terms,
-                                             may_bridge=one_subject)]
+                                             may_bridge=not alternatives and not operation(question))]
             if alternatives and (answers[0].best is None or operation(question)):
                 answers = [self._answer_part(question, sentences, by_sentence, wanted, fixed + [alternative], q_terms,
                                              about=[alternative] if operation(question) else None)
