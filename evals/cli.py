@@ -12,6 +12,8 @@ SUBCOMMANDS = {
     "pool": ("evals.pool", "réunir plusieurs essais en un seul (validation croisée par groupe)"),
     "gate": ("evals.gate", "échouer quand une métrique passe sous son seuil (intégration continue)"),
     "off-topic": ("evals.off_topic", "poser des questions sur d'autres sujets : chaque réponse donnée est fausse"),
+    "near-miss": ("evals.near_miss", "poser les questions du jeu avec un nom, une année ou un montant échangé pour un autre "
+                                     "du corpus : les documents n'y répondent pas"),
     "fit-relevance": ("evals.fit_relevance", "réajuster le modèle de pertinence (seuil d'abstention) sur un fichier SQuAD"),
     "fit-answerable": ("evals.fit_answerable",
                        "réajuster le modèle qui décide de répondre (pertinence et lecteur entraîné) sur un fichier SQuAD"),

@@ -36,8 +36,9 @@ class OffTopic:
         return len(self.answered) / self.asked if self.asked else 0.0
 
 
-def ask_off_topic(assistant, questions: list[str], progress=None) -> OffTopic:
-    """Each question through the assistant: an answer that is not an abstention counts against it."""
+def ask_unanswerable(assistant, questions: list[str], progress=None) -> OffTopic:
+    """Each question (one the documents do not answer) through the assistant: an answer that is not an abstention
+    counts against it."""
     result = OffTopic()
     for q in progress(questions) if progress else questions:
         answer = assistant.answer(q)
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     except IndexMissingError as exc:
         raise SystemExit(str(exc)) from None
     progress = None if args.quiet else (lambda qs: track(qs, description="questions hors sujet"))
-    result = ask_off_topic(assistant, questions, progress)
+    result = ask_unanswerable(assistant, questions, progress)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     summary = {"questions": str(args.questions), "seed": args.seed, "asked": result.asked,
                "answered": len(result.answered), "share_answered": round(result.share, 4),

@@ -220,3 +220,27 @@ def test_off_topic_command_counts_every_answer_to_a_question_on_another_subject(
     bad = subprocess.run([aimf, "eval", "off-topic", "--questions", str(questions), "--limit", "0"], env=env,
                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert bad.returncode != 0 and "--limit" in bad.stderr
+
+
+def test_near_miss_command_asks_each_answerable_question_with_a_value_swapped(bundled_index, tmp_path: Path) -> None:
+    """`aimf eval near-miss` through the real assistant and index: each answerable question whose evidence a document
+    holds is asked once with a name or year swapped for another of the corpus; unanswerable ones are not asked."""
+    settings, _ = bundled_index
+    env = {**os.environ, "AIMF_DATA_DIR": str(settings.data_dir), "AIMF_EMBEDDING_MODEL": settings.embedding_model,
+           "HF_HUB_OFFLINE": "1"}
+    rows = [{"id": "a", "lang": "fr", "answer": "2013", "evidence": ["Dès 2013, l'AIMF s'est dotée"],
+             "question": "En quelle année l'AIMF s'est-elle dotée de la commission « Villes innovantes, intelligentes "
+                         "et responsables » ?"},
+            {"id": "b", "lang": "fr", "question": "Qui est le maire de Phnom Penh ?", "answerable": False}]
+    questions = tmp_path / "jeu.jsonl"
+    questions.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "near-miss.json"
+    aimf = str(Path(sys.executable).parent / "aimf")
+    proc = subprocess.run([aimf, "eval", "near-miss", "--dataset", str(questions), "--out", str(out), "--quiet"],
+                          env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert result["asked"] == 1 and result["answered"] == len(result["answered_questions"])
+    assert f"{result['answered']}/1" in proc.stdout
+    for a in result["answered_questions"]:
+        assert a["original"] == rows[0]["question"] and a["question"] != a["original"]

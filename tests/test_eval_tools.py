@@ -509,3 +509,29 @@ def test_the_readers_gold_stage_can_leave_one_dev_group_out() -> None:
         _gold_files([Path("dev")], test_group)
     with pytest.raises(SystemExit, match="--gold dev"):
         _gold_files([groups[dev[1]]["file"]], dev[0])
+
+
+def test_near_misses_swap_a_value_the_answers_documents_never_mention() -> None:
+    """`aimf eval near-miss` makes its questions from the answerable ones: one year, amount or name swapped for
+    another of the corpus that the document holding the answer does not mention; none for an unanswerable question
+    or one whose evidence no document holds."""
+    from evals.dataset import GoldQuestion
+    from evals.near_miss import answer_documents, make_near_misses
+
+    documents = {
+        "bureau.md": "Le Bureau s'est réuni à Dakar en 2019, en 2020, en 2022 et en 2023. Il a voté 12 projets.",
+        "congres.md": "Les congrès de 2020 et de 2022 ont préparé celui de 2024.",
+    }
+    asked = GoldQuestion(id="a", lang="fr", question="Combien de projets ont été votés en 2019 ?",
+                         answer="12 projets", evidence=["Il a voté 12 projets."])
+    unanswerable = GoldQuestion(id="b", lang="fr", question="Combien de projets en 2030 ?", answerable=False)
+    elsewhere = GoldQuestion(id="c", lang="fr", question="Qui préside en 2019 ?", answer="X",
+                             evidence=["Une phrase qu'aucun document ne contient."])
+    assert answer_documents(asked.evidence, documents) == ["bureau.md"]
+    pairs = make_near_misses([asked, unanswerable, elsewhere], documents, seed=7)
+    assert [q for q, _ in pairs] == [asked.question]
+    near = pairs[0][1]
+    assert near != asked.question and near.startswith("Combien de projets ont été votés en ")
+    swapped = near.removeprefix("Combien de projets ont été votés en ").removesuffix(" ?")
+    assert swapped == "2024"  # the one year of the corpus that the answer's document never names
+    assert make_near_misses([asked], documents, seed=7) == pairs  # the seed fixes the questions made

@@ -389,7 +389,13 @@ class ExtractiveGenerator:
             near = next((a for a in answers if a.near is not None), None)
             return _mismatch(near, passages, lang) if near else None
         self._typed_by_reader(question, found, passages)
-        self._reader_spans(question, found, passages, sentences)
+        read = self._reader_spans(question, found, passages, sentences)
+        # A question asking for a value (an amount, a date, a name, a place…) is answered by that value: a part whose
+        # sentence gives none, neither by its kind's pattern nor by the reader that read it, is not answered.
+        found = [a for a in found if a.span is not None or not a.kinds
+                 or not (read or any(k in _SPANS for k in a.kinds))]
+        if not found:
+            return None
         chosen: list[_Sentence] = []
         for a in found:
             best = a.best
@@ -510,7 +516,7 @@ class ExtractiveGenerator:
         ]
         ok = [s for s in typed if not contexts[id(s)].missing(needed, question)]
         # Supporting sentences come from the best one's passage: they need not name the constraints themselves.
-        part = _Part(needed=needed, candidates=typed)
+        part = _Part(needed=needed, candidates=typed, kinds=tuple(name for name, _ in wanted))
         if ok:
             part.best = ok[0]
             part.options = _short_answers(wanted, part.best.unit, question, about)
@@ -591,16 +597,16 @@ class ExtractiveGenerator:
             a.span = pointed[0].text
 
     def _reader_spans(self, question: str, found: list["_Part"], passages: list[Passage],
-                      sentences: list[_Sentence]) -> None:
+                      sentences: list[_Sentence]) -> bool:
         """The trained reader's short answer inside each part's best sentence, or else in its passage (the sentence
         holding it is then quoted too), for parts whose kind of answer no pattern finds (an untyped question:
-        "Qu'est-ce qui…", "Quel type de…"). Only those passages are read."""
+        "Qu'est-ce qui…", "Quel type de…"). Only those passages are read. Whether the reader read them."""
         wanted = sorted({a.best.passage for a in found if a.span is None})
         if self.reader is None or not wanted:
-            return
+            return False
         reading = self.reader(question, [(passages[i].title, passages[i].text) for i in wanted])
         if reading is None:
-            return
+            return False
         asked = frozenset(tokens(question))
         for a in found:
             if a.span is None:
@@ -621,6 +627,7 @@ class ExtractiveGenerator:
                         continue
                     a.span_sentence = holder if holder is not a.best else None
                 a.span = span.text
+        return True
 
     def _rank_by_reader(self, question: str, sentences: list[_Sentence], passages: list[Passage]) -> list[_Sentence]:
         """The sentences re-ranked with the reader's best span inside each. Only the passages whose best sentence comes
@@ -954,6 +961,7 @@ class _Part:
 
     needed: list[Constraint]
     candidates: list[_Sentence] = field(default_factory=list)
+    kinds: tuple[str, ...] = ()  # the kinds of answer asked for ("money", "place"…); empty for an untyped question
     best: _Sentence | None = None
     span: str | None = None
     span_sentence: "_Sentence | None" = None  # the sentence holding the span, when not the best one
