@@ -225,6 +225,17 @@ def test_a_total_over_two_meetings_adds_their_counts() -> None:
     assert "[1]" in composed.text and "[2]" in composed.text
 
 
+def test_a_difference_with_one_figure_missing_gives_no_figure_and_says_which_is_missing() -> None:
+    # 2016 is named (in the passage's history), but no figure is given for it: 700 000 € alone answers nothing
+    p = passage("Le programme est né en 2016. En 2021, l'apport de la Région a atteint 700 000 €.", title="Financements")
+    composed = compose("De combien l'apport de la Région a-t-il progressé entre 2016 et 2021 ?", p)
+    assert composed is not None and composed.abstain and not composed.text.startswith("**")
+    assert "pas cette information pour 2016" in composed.text and "700 000 €. [1]" in composed.text
+    tunis = passage("À Tunis, en novembre 2022, le Bureau a soutenu 14 projets de villes.", title="Bureau de Tunis")
+    total = compose("Combien de projets le Bureau a-t-il soutenus au total à Tunis et à Hué ?", tunis)
+    assert total is not None and total.abstain and "14 projets de villes. [1]" in total.text
+
+
 def test_two_figures_known_by_what_they_are_are_each_read_by_their_own_words() -> None:
     # no two names or dates of one kind tell the figures apart: each is found by its own description
     region = passage("Le budget total du programme atteint 12 millions d'euros. Pour 2022-2025, la subvention de la "

@@ -425,7 +425,12 @@ class ExtractiveGenerator:
         spans = [a.span for a in found if a.span]
         composed = self._render(chosen, passages)
         lead = " ; ".join(f"**{s}**" for s in dict.fromkeys(spans))
-        # A total or a difference takes one figure from each part, both possibly from one sentence.
+        # A total or a difference takes one figure from each part, both possibly from one sentence; never one figure
+        # for both ("0 €" = 700 000 € − 700 000 €): the part whose own name or date the sentence does not say has none.
+        if operation(question) and len(answers) == 2 and answers[0].best is not None \
+                and answers[0].best is answers[1].best and answers[0].span == answers[1].span:
+            unsaid = [a for a in answers if a.needed and not holds(a.needed[-1], context_text(a.best.unit))]
+            (unsaid[0] if unsaid else answers[1]).span = None
         figures = [a for a in answers if a.best is not None]
         combined = _combine(operation(question), [a.span for a in figures],
                             [passages[a.best.passage].lang for a in figures], years=_counts_years(question))
@@ -433,6 +438,14 @@ class ExtractiveGenerator:
             lead = combined
         notes = [_not_given(a.needed[-1], lang) for a in answers
                  if a.best is None and len(answers) > 1 and qframe.alternatives and a.needed]
+        absent = [a for a in answers if a.best is None or a.span is None]
+        if operation(question) and len(answers) == 2 and absent and not combined:
+            # A total or a difference needs both figures: the one found is no answer. It is quoted, the missing one
+            # is said, and the answer counts as declined.
+            said = [_not_given(a.needed[-1], lang) if a.needed else _NO_FIGURE[lang == "en"] for a in absent]
+            composed.text = "\n\n".join((" ".join(dict.fromkeys(said)), composed.text))
+            composed.abstain = True
+            return composed
         composed.text = "\n\n".join(x for x in (lead, composed.text, " ".join(notes)) if x)
         return composed
 
@@ -1189,6 +1202,9 @@ def _mismatch(part: _Part, passages: list[Passage], lang: str) -> Composed:
             else f"Les documents donnent cette information pour {given}, pas pour {wanted}.")
     quoted = ExtractiveGenerator._render([x for x in (_refers_back(s), s) if x is not None], passages)
     return Composed(f"{text}\n\n{quoted.text}", quoted.quotes, abstain=True)
+
+
+_NO_FIGURE = ("Les documents ne donnent pas l'un des deux chiffres.", "The documents do not give one of the two figures.")
 
 
 def _not_given(c: Constraint, lang: str) -> str:
