@@ -390,11 +390,11 @@ class ExtractiveGenerator:
             return _mismatch(near, passages, lang) if near else None
         self._typed_by_reader(question, found, passages)
         read = self._reader_spans(question, found, passages, sentences)
-        # A question asking for a value (an amount, a date, a name, a place…) is answered by that value: a part whose
-        # sentence gives none, neither by its kind's pattern nor by the reader that read it, is not answered.
-        found = [a for a in found if a.span is not None or not a.kinds
-                 or not (read or any(k in _SPANS for k in a.kinds))]
-        if not found:
+        # A question asking for a value (an amount, a date, a name, a place…) is answered by that value: when no
+        # part's sentence gives one, neither by its kind's pattern nor by the reader that read it, it is not
+        # answered. A part without one beside a part with one stays quoted (a title line the reader is unsure of
+        # still names the other congress's city).
+        if all(a.span is None and a.kinds and (read or any(k in _SPANS for k in a.kinds)) for a in found):
             return None
         chosen: list[_Sentence] = []
         for a in found:
