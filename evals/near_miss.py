@@ -28,10 +28,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def answer_documents(evidence: list[str], documents: dict[str, str]) -> list[str]:
     """The documents (source -> text) that hold one of the evidence strings."""
+    return _holding(evidence, _folded(documents))
+
+
+def _folded(documents: dict[str, str]) -> dict[str, str]:
+    from rag.text import normalize_for_match
+
+    return {src: normalize_for_match(text) for src, text in documents.items()}
+
+
+def _holding(evidence: list[str], folded: dict[str, str]) -> list[str]:
     from rag.text import normalize_for_match
 
     wanted = [normalize_for_match(e) for e in evidence if e.strip()]
-    return [src for src, text in documents.items() if any(w in normalize_for_match(text) for w in wanted)]
+    return [src for src, text in folded.items() if any(w in text for w in wanted)]
 
 
 def make_near_misses(questions, documents: dict[str, str], seed: int) -> list[tuple[str, str]]:
@@ -41,9 +51,10 @@ def make_near_misses(questions, documents: dict[str, str], seed: int) -> list[tu
 
     maker = NearMissMaker.from_texts(documents.values())
     rng = random.Random(seed)
+    folded = _folded(documents)  # once, not for every question
     out = []
     for q in questions:
-        sources = answer_documents(q.evidence, documents) if q.answerable else []
+        sources = _holding(q.evidence, folded) if q.answerable else []
         if not sources:
             continue
         near = maker.make(q.question, "\n".join(documents[s] for s in sources), rng)

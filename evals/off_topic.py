@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 @dataclass
-class OffTopic:
+class Unanswered:
     asked: int = 0
     answered: list[dict] = field(default_factory=list)  # {"question", "answer"} of each question answered
 
@@ -36,10 +36,10 @@ class OffTopic:
         return len(self.answered) / self.asked if self.asked else 0.0
 
 
-def ask_unanswerable(assistant, questions: list[str], progress=None) -> OffTopic:
+def ask_unanswerable(assistant, questions: list[str], progress=None) -> Unanswered:
     """Each question (one the documents do not answer) through the assistant: an answer that is not an abstention
     counts against it."""
-    result = OffTopic()
+    result = Unanswered()
     for q in progress(questions) if progress else questions:
         answer = assistant.answer(q)
         result.asked += 1

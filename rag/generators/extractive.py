@@ -330,12 +330,13 @@ class ExtractiveGenerator:
         # Across languages only years, acronyms and lone names are checked: runs of capitalised words are institutions
         # whose names get translated.
         qframe = frame(question)
+        op = operation(question)  # "+" or "-" for a total or a difference over two figures, else None
         lenient = set(constraints(question, names=False))
         contexts = [_Context(s, passages[s.passage], lenient) for s in sentences]
         by_sentence = {id(c.sentence): c for c in contexts}
         q_terms = set(tokens(question))
         asks = _asks(question)
-        if len(asks) == 1 and not qframe.alternatives and not operation(question) and not asks_for_several(question):
+        if len(asks) == 1 and not qframe.alternatives and not op and not asks_for_several(question):
             # The reader reads the whole question and points to one short span: no guide to one sentence per part,
             # nor to the line that introduces the several things asked for.
             sentences = self._rank_by_reader(question, sentences, passages)
@@ -356,7 +357,7 @@ class ExtractiveGenerator:
                 # two figures, each known by what it is ("la subvention européenne" / "l'apport du FFEM"): each read
                 # by its own words, names and dates
                 alternatives = []
-            elif operation(question) and not alternatives:
+            elif op and not alternatives:
                 # "De combien … a-t-il progressé entre 2016 et 2021 ?", "… en 2008 dépassaient … de 2019 ?": a
                 # comparison sets two names or dates of one kind against each other, one figure for each.
                 kinds = collections.Counter(c.kind for c in fixed)
@@ -378,10 +379,10 @@ class ExtractiveGenerator:
                 answers = [self._answer_described(question, d, passages, wanted, sentences) for d in described]
             else:
                 answers = [self._answer_part(question, sentences, by_sentence, wanted, fixed + alternatives, q_terms,
-                                             may_bridge=not alternatives and not operation(question))]
-            if alternatives and (answers[0].best is None or operation(question)):
+                                             may_bridge=not alternatives and not op)]
+            if alternatives and (answers[0].best is None or op):
                 answers = [self._answer_part(question, sentences, by_sentence, wanted, fixed + [alternative], q_terms,
-                                             about=[alternative] if operation(question) else None)
+                                             about=[alternative] if op else None)
                            for alternative in alternatives[:MAX_PARTS]]
         found = [a for a in answers if a.best is not None]
         found = [a for i, a in enumerate(found) if all(a.best is not b.best for b in found[:i])]
@@ -427,22 +428,24 @@ class ExtractiveGenerator:
         lead = " ; ".join(f"**{s}**" for s in dict.fromkeys(spans))
         # A total or a difference takes one figure from each part, both possibly from one sentence; never one figure
         # for both ("0 €" = 700 000 € − 700 000 €): the part whose own name or date the sentence does not say has none.
-        if operation(question) and len(answers) == 2 and answers[0].best is not None \
+        two_figures = bool(op) and len(answers) == 2
+        if two_figures and answers[0].best is not None \
                 and answers[0].best is answers[1].best and answers[0].span == answers[1].span:
             unsaid = [a for a in answers if a.needed and not holds(a.needed[-1], context_text(a.best.unit))]
             (unsaid[0] if unsaid else answers[1]).span = None
         figures = [a for a in answers if a.best is not None]
-        combined = _combine(operation(question), [a.span for a in figures],
+        combined = _combine(op, [a.span for a in figures],
                             [passages[a.best.passage].lang for a in figures], years=_counts_years(question))
         if combined:
             lead = combined
         notes = [_not_given(a.needed[-1], lang) for a in answers
                  if a.best is None and len(answers) > 1 and qframe.alternatives and a.needed]
         absent = [a for a in answers if a.best is None or a.span is None]
-        if operation(question) and len(answers) == 2 and absent and not combined:
+        if two_figures and absent and not combined:
             # A total or a difference needs both figures: the one found is no answer. It is quoted, the missing one
             # is said, and the answer counts as declined.
-            said = [_not_given(a.needed[-1], lang) if a.needed else _NO_FIGURE[lang == "en"] for a in absent]
+            said = [_not_given(a.needed[-1], lang) if a.needed else _NO_FIGURE.get(lang, _NO_FIGURE["fr"])
+                    for a in absent]
             composed.text = "\n\n".join((" ".join(dict.fromkeys(said)), composed.text))
             composed.abstain = True
             return composed
@@ -1204,7 +1207,8 @@ def _mismatch(part: _Part, passages: list[Passage], lang: str) -> Composed:
     return Composed(f"{text}\n\n{quoted.text}", quoted.quotes, abstain=True)
 
 
-_NO_FIGURE = ("Les documents ne donnent pas l'un des deux chiffres.", "The documents do not give one of the two figures.")
+_NO_FIGURE = {"fr": "Les documents ne donnent pas l'un des deux chiffres.",
+              "en": "The documents do not give one of the two figures."}
 
 
 def _not_given(c: Constraint, lang: str) -> str:
