@@ -394,8 +394,8 @@ class ExtractiveGenerator:
         # A question asking for a value a pattern finds (an amount, a count, a date, a name, a post) is answered by
         # that value: when no part's sentence gives one, neither by the pattern nor by the reader, it is not
         # answered. A kind only the reader cuts out (a place, a doer, "où") is not declined for the reader's doubt:
-        # measured on dev with readers that never saw the group's questions, that doubt declined a right answer and
-        # no wrong one. A part without its value beside a part with one stays quoted.
+        # measured on dev with readers that never saw the group's questions, that doubt declined two right answers
+        # and no wrong one. A part without its value beside a part with one stays quoted.
         if all(a.span is None and a.kinds and any(k in _SPANS for k in a.kinds) for a in found):
             return None
         chosen: list[_Sentence] = []
