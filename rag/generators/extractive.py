@@ -390,13 +390,12 @@ class ExtractiveGenerator:
             near = next((a for a in answers if a.near is not None), None)
             return _mismatch(near, passages, lang) if near else None
         self._typed_by_reader(question, found, passages)
-        self._reader_spans(question, found, passages, sentences)
-        # A question asking for a value a pattern finds (an amount, a count, a date, a name, a post) is answered by
-        # that value: when no part's sentence gives one, neither by the pattern nor by the reader, it is not
-        # answered. A kind only the reader cuts out (a place, a doer, "où") is not declined for the reader's doubt:
-        # measured on dev with readers that never saw the group's questions, that doubt declined two right answers
-        # and no wrong one. A part without its value beside a part with one stays quoted.
-        if all(a.span is None and a.kinds and any(k in _SPANS for k in a.kinds) for a in found):
+        read = self._reader_spans(question, found, passages, sentences)
+        # A question asking for a value (an amount, a date, a name, a place…) is answered by that value: when no
+        # part's sentence gives one, neither by its kind's pattern nor by the reader that read it, it is not
+        # answered. A part without one beside a part with one stays quoted (a title line the reader is unsure of
+        # still names the other congress's city).
+        if all(a.span is None and a.kinds and (read or any(k in _SPANS for k in a.kinds)) for a in found):
             return None
         chosen: list[_Sentence] = []
         for a in found:
@@ -614,16 +613,16 @@ class ExtractiveGenerator:
             a.span = pointed[0].text
 
     def _reader_spans(self, question: str, found: list["_Part"], passages: list[Passage],
-                      sentences: list[_Sentence]) -> None:
+                      sentences: list[_Sentence]) -> bool:
         """The trained reader's short answer inside each part's best sentence, or else in its passage (the sentence
         holding it is then quoted too), for parts whose kind of answer no pattern finds (an untyped question:
-        "Qu'est-ce qui…", "Quel type de…"). Only those passages are read."""
+        "Qu'est-ce qui…", "Quel type de…"). Only those passages are read. Whether the reader read them."""
         wanted = sorted({a.best.passage for a in found if a.span is None})
         if self.reader is None or not wanted:
-            return
+            return False
         reading = self.reader(question, [(passages[i].title, passages[i].text) for i in wanted])
         if reading is None:
-            return
+            return False
         asked = frozenset(tokens(question))
         for a in found:
             if a.span is None:
@@ -644,6 +643,7 @@ class ExtractiveGenerator:
                         continue
                     a.span_sentence = holder if holder is not a.best else None
                 a.span = span.text
+        return True
 
     def _rank_by_reader(self, question: str, sentences: list[_Sentence], passages: list[Passage]) -> list[_Sentence]:
         """The sentences re-ranked with the reader's best span inside each. Only the passages whose best sentence comes
