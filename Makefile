@@ -5,7 +5,7 @@ AIMF := $(VENV)/bin/aimf
 export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: setup run test test-fast gate corpus reader reader-cv clean
+.PHONY: setup run test test-fast gate corpus reader reader-cv near-miss-cv clean
 
 setup:
 	bash scripts/setup.sh
@@ -55,6 +55,16 @@ reader-cv: setup
 			$$($(PY) -c "from evals.splits import load_splits; print(load_splits()['$$g']['file'])"); \
 	done; \
 	$(AIMF) eval pool $$(for g in $$groups; do echo eval-runs/reader-cv-$$g; done) --out eval-runs/reader-cv
+
+# Declining measured on questions the readers never saw: each dev group's near-misses (`aimf eval near-miss`, one
+# name, year or amount swapped) asked with that group's held-out reader from `make reader-cv`. A few minutes per group.
+near-miss-cv: setup
+	set -e; for g in $$($(PY) -c "from evals.splits import load_splits; \
+			print(' '.join(g for g, v in load_splits().items() if v['split'] == 'dev'))"); do \
+		test -f .aimf/reader-cv-$$g/card.json || { echo "lecteur .aimf/reader-cv-$$g absent : lancez d'abord make reader-cv" >&2; exit 2; }; \
+		AIMF_READER=.aimf/reader-cv-$$g $(AIMF) eval near-miss --quiet --out eval-runs/near-miss-cv-$$g.json --dataset \
+			$$($(PY) -c "from evals.splits import load_splits; print(load_splits()['$$g']['file'])"); \
+	done
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not real"
