@@ -41,29 +41,32 @@ reader: setup
 	$(AIMF) ingest --quiet
 	$(AIMF) train reader $(GOLD_STAGE)
 
+# The dev groups of evals/datasets/splits.json, and the question file of group $$g (shell text for the recipes below).
+DEV_GROUPS = $$($(PY) -c "from evals.splits import load_splits; \
+	print(' '.join(g for g, v in load_splits().items() if v['split'] == 'dev'))")
+GROUP_FILE = $$($(PY) -c "from evals.splits import load_splits; print(load_splits()['$$g']['file'])")
+
 # The dev figures "en validation croisée par groupe" of the README: each dev group is read by a reader whose gold
 # stage (same recipe, from the same PIAF stage) saw only the other dev groups; the runs are then pooled into
 # eval-runs/reader-cv. About 10 minutes per group on 2 cores, plus 45 for the PIAF stage when it is not there yet.
 reader-cv: setup
 	test -f .aimf/reader-piaf/card.json || $(AIMF) train reader --half all --out .aimf/reader-piaf
 	$(AIMF) ingest --quiet
-	set -e; groups=$$($(PY) -c "from evals.splits import load_splits; \
-		print(' '.join(g for g, v in load_splits().items() if v['split'] == 'dev'))"); \
+	set -e; groups=$(DEV_GROUPS); \
 	for g in $$groups; do \
 		$(AIMF) train reader $(GOLD_STAGE) --leave-out $$g --out .aimf/reader-cv-$$g; \
 		AIMF_READER=.aimf/reader-cv-$$g $(AIMF) eval run --quiet --out eval-runs/reader-cv-$$g --dataset \
-			$$($(PY) -c "from evals.splits import load_splits; print(load_splits()['$$g']['file'])"); \
+			$(GROUP_FILE); \
 	done; \
 	$(AIMF) eval pool $$(for g in $$groups; do echo eval-runs/reader-cv-$$g; done) --out eval-runs/reader-cv
 
 # Declining measured on questions the readers never saw: each dev group's near-misses (`aimf eval near-miss`, one
 # name, year or amount swapped) asked with that group's held-out reader from `make reader-cv`. A few minutes per group.
 near-miss-cv: setup
-	set -e; for g in $$($(PY) -c "from evals.splits import load_splits; \
-			print(' '.join(g for g, v in load_splits().items() if v['split'] == 'dev'))"); do \
+	set -e; for g in $(DEV_GROUPS); do \
 		test -f .aimf/reader-cv-$$g/card.json || { echo "lecteur .aimf/reader-cv-$$g absent : lancez d'abord make reader-cv" >&2; exit 2; }; \
 		AIMF_READER=.aimf/reader-cv-$$g $(AIMF) eval near-miss --quiet --out eval-runs/near-miss-cv-$$g.json --dataset \
-			$$($(PY) -c "from evals.splits import load_splits; print(load_splits()['$$g']['file'])"); \
+			$(GROUP_FILE); \
 	done
 
 test-fast: setup
