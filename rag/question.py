@@ -13,7 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from rag.text import ORDINAL_WORDS, fold, tokens
+from rag.text import NUMBER_WORDS, ORDINAL_WORDS, fold, tokens
 
 # Capitalised words that are not names (sentence starts, titles of address, question words).
 NOT_NAMES = {"m", "mme", "mr", "mrs", "the", "le", "la", "les", "l", "what", "who", "which", "how", "quel", "quelle",
@@ -51,9 +51,10 @@ class Constraint:
     """A name or a year the question relies on, as written in it."""
 
     text: str
-    kind: str  # "name" | "year" | "ordinal" | "month" | "label" | "title"
+    kind: str  # "name" | "year" | "ordinal" | "month" | "label" | "title" | "count"
     # The word that introduces it ("à" Dakar, "du" Cameroun, "en" 2024), preposition forms merged: a sentence that
-    # introduces another name the same way ("du Sénégal") is the parallel sentence about another subject.
+    # introduces another name the same way ("du Sénégal") is the parallel sentence about another subject. For a
+    # count, what it counts ("projet" in "les 14 projets"): another number of projects is the parallel one.
     lead: str = field(default="", compare=False)
 
     @property
@@ -95,6 +96,24 @@ def _lead(words: list[str], i: int) -> str:
     return _LEADS.get(fold(before), "")
 
 
+# A number counting something the question is about: "les 14 projets votés à Tunis", "the 12 projects": digit groups
+# ("457 300"), a decimal ("3,8 millions"), followed by the word it counts; not a year, nor a day ("le 24 mai").
+_COUNT = re.compile(r"(?<![\w.,/-])(\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+)((?:[.,]\d+)?)(?![\w.,/-]*\d)\s+"
+                    r"(?!(?:" + "|".join(m for names in MONTHS for m in names) + r")\b)([^\W\d_][\w'’-]*)", re.I)
+
+
+def _counts(question: str) -> list[Constraint]:
+    out = []
+    for m in _COUNT.finditer(question):
+        number = re.sub(r"\s", "", m.group(1))
+        before = _WORD.findall(question[: m.start()])
+        if (len(number) == 4 and _YEAR.fullmatch(number)) or (before and _SERIES.fullmatch(fold(before[-1]))):
+            continue  # a year, or "phase 3" (a label)
+        counted = tokens(_bare(m.group(3)), keep_stop_words=True)
+        out.append(Constraint(number + m.group(2).replace(",", "."), "count", counted[0] if counted else ""))
+    return out
+
+
 # A title quoted in a question: « … », “ … ” or "…".
 QUOTED_TITLE = re.compile(r"[«“\"]\s*([^«»“”\"]{3,120}?)\s*[»”\"]")
 
@@ -130,6 +149,7 @@ def constraints(question: str, names: bool = True, skip_first: bool = True) -> l
         if (names or is_acronym or lone) and (i > 0 or not skip_first) and bare[:1].isupper() and fold(bare) not in NOT_NAMES \
                 and len(bare) > 2 and not ROMAN_ORDINAL.fullmatch(bare) and fold(bare) not in _CALENDAR:
             out.append(Constraint(bare, "name", _lead(words, i)))
+    out += _counts(question)
     # A quoted title ("la commission « Villes innovantes, intelligentes et responsables »") names one thing with all
     # its words, lower-case ones too: a commission whose title shares its first word is another commission.
     for m in QUOTED_TITLE.finditer(question if names else ""):  # across languages a title is translated
@@ -316,6 +336,8 @@ def holds(constraint: Constraint, folded_context: str) -> bool:
     if constraint.kind == "label":  # "phase 2": the noun and its number, side by side
         noun, number = name.rsplit(" ", 1)
         return re.search(rf"(?<!\w){re.escape(noun)}\w{{0,2}}\s+{number}(?!\d)", folded_context) is not None
+    if constraint.kind == "count":  # "14" or "quatorze"/"fourteen"; "457 300" however its digit groups are spaced
+        return _count_held(name, folded_context)
     if constraint.kind == "title":  # every word of the title, in any order and form (stems)
         return set(tokens(constraint.text)) <= _stems(folded_context)
     if constraint.kind == "ordinal":  # "99e", "99ème", "99th": the number followed by an ordinal ending, or in words
@@ -340,6 +362,18 @@ def holds(constraint: Constraint, folded_context: str) -> bool:
         return False
     words = set(re.findall(rf"\b\w{{{len(name) - 2},{len(name) + 2}}}\b", folded_context))
     return bool(difflib.get_close_matches(name, words, n=1, cutoff=0.8))
+
+
+_NUMBER_NAMES: dict[str, list[str]] = {}
+for _word, _value in NUMBER_WORDS.items():
+    _NUMBER_NAMES.setdefault(str(_value), []).append(_word)
+
+
+def _count_held(number: str, folded_context: str) -> bool:
+    digits = re.sub(r"(?<=\d)[ .](?=\d{3}(?!\d))", "", folded_context).replace(",", ".")
+    if re.search(rf"(?<![\d.]){re.escape(number)}(?!\.?\d)", digits):
+        return True
+    return any(re.search(rf"(?<!\w){w}(?!\w)", folded_context) for w in _NUMBER_NAMES.get(number, ()))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -591,7 +591,7 @@ def test_a_reader_span_the_question_already_holds_is_no_short_answer() -> None:
 
 
 def test_a_reader_span_of_stop_words_alone_is_no_short_answer() -> None:
-    question = "Quelle longueur de conduites compte le réseau inauguré à Kindia ?"
+    question = "Quel équipement a été inauguré à Kindia ?"
     p = passage("Un nouveau réseau a été inauguré à Kindia en 2024.", title="Réseau de Kindia")
     composed = ExtractiveGenerator(reader=fake_reader({0: ("Un", 5.0)})).compose(question, [p], "fr")
     assert composed is not None and "inauguré à Kindia" in composed.text and not composed.text.startswith("**")
@@ -692,3 +692,37 @@ def test_a_question_asking_for_a_value_is_declined_when_the_sentence_gives_none(
                      "l'assainissement.", title="Programme 2022")
     assert compose("Combien d'habitants les 14 projets retenus en 2022 desservent-ils ?", budget) is None
     assert compose("Combien de projets le Bureau a-t-il retenus en 2022 ?", budget).text.startswith("**14 projets**")
+
+
+def test_a_number_the_question_counts_by_is_a_constraint_held_in_digits_or_words() -> None:
+    question = "Quel investissement représentent les 12 projets votés à Kindia ?"
+    count = next(c for c in constraints(question) if c.kind == "count")
+    assert (count.text, count.lead) == ("12", "projet")
+    assert holds(count, context_text("Le Bureau a voté douze projets.")) and holds(count, context_text("12 projets"))
+    assert not holds(count, context_text("Le Bureau a voté 112 projets, dont 12,5 % à Kindia."))
+    big = next(c for c in constraints("Où vont les 457 300 euros ?") if c.kind == "count")
+    assert holds(big, context_text("457\u202f300 euros")) and holds(big, context_text("457.300 euros"))
+    # not a year, a day of a date nor a numbered part of a series
+    kinds = {c.kind for c in constraints("Qu'a voté le Bureau le 24 mai 2024 pour la phase 3 ?")}
+    assert "count" not in kinds
+
+
+def test_a_sentence_about_another_number_of_the_same_things_does_not_answer() -> None:
+    p = passage("Le Bureau réuni à Kindia a attribué des subventions à 14 projets de villes. Ces projets représentent "
+                "un investissement global de 9,2 millions d'euros.", title="Bureau de Kindia")
+    asked = "Quel est le montant investi dans les {} projets votés à Kindia ?"
+    composed = compose(asked.format(14), p)
+    assert composed is not None and composed.text.startswith("**9,2 millions d'euros**")
+    other = compose(asked.format(12), p)
+    # "not for this one, but for that one": the sentence is cited, the answer counts as declined
+    assert other is not None and other.abstain and other.text.startswith("Les documents donnent cette information pour 14, pas pour 12.")
+
+
+def test_a_measure_is_answered_by_a_number_with_its_unit_or_not_at_all() -> None:
+    question = "Quelle longueur de conduites compte le réseau inauguré à Kindia ?"
+    with_length = passage("Le réseau inauguré à Kindia compte 21 km de conduites et douze bornes-fontaines.", title="Kindia")
+    composed = compose(question, with_length)
+    assert composed is not None and composed.text.startswith("**21 km**")
+    assert compose(question, passage("Un nouveau réseau a été inauguré à Kindia en 2024.", title="Kindia")) is None
+    assert _asks("What is the population of Kindia?")[0][1][0][0] == "quantity"
+    assert not _asks("Quelle durée pour le chantier de Kindia ?")[0][1]  # two dates answer a duration as often
