@@ -684,7 +684,7 @@ def test_a_question_asking_for_a_value_is_declined_when_the_sentence_gives_none(
     # the FAKE reader finds no span it is sure of in the sentence
     assert ExtractiveGenerator(reader=fake_reader({0: ("Union européenne", -3.0)})).compose(question, [talk], "fr") \
         is None
-    sure = ExtractiveGenerator(reader=fake_reader({0: ("Union européenne", 3.0)})).compose(question, [talk], "fr")
+    sure = ExtractiveGenerator(reader=fake_reader({0: ("l'Union européenne", 3.0)})).compose(question, [talk], "fr")
     assert sure is not None and sure.text.startswith("**") and "européenne**" in sure.text
     # nothing read (no reader): the place cannot be told, the sentence is quoted as before
     assert ExtractiveGenerator().compose(question, [talk], "fr") is not None
@@ -726,3 +726,21 @@ def test_a_measure_is_answered_by_a_number_with_its_unit_or_not_at_all() -> None
     assert compose(question, passage("Un nouveau réseau a été inauguré à Kindia en 2024.", title="Kindia")) is None
     assert _asks("What is the population of Kindia?")[0][1][0][0] == "quantity"
     assert not _asks("Quelle durée pour le chantier de Kindia ?")[0][1]  # two dates answer a duration as often
+
+
+def test_a_reader_span_without_the_shape_of_the_value_asked_for_is_no_answer() -> None:
+    """"Dans quelle ville … ?" is not answered by "villes intelligentes"; a share by words without a figure."""
+    text = ("J'introduis cette conférence thématique dédiée aux villes intelligentes et numériques, organisée avec le "
+            "soutien de l'Union européenne.")
+    p = passage(text, title="Conférence")
+    question = "Dans quelle ville se tient cette conférence thématique ?"
+    lowercase = ExtractiveGenerator(reader=fake_reader({0: ("villes intelligentes et numériques", 5.0)}))
+    assert lowercase.compose(question, [p], "fr") is None
+    named = passage(text + " Elle se tient à Kindia.", title="Conférence")
+    composed = ExtractiveGenerator(reader=fake_reader({0: ("Kindia", 5.0)})).compose(question, [named], "fr")
+    assert composed is not None and composed.text.startswith("**Kindia**")
+    # kinds answered by words of any shape keep the reader's span: "Où … ?" by "à bord"
+    ship = passage("Les marins dorment à bord du navire amarré à Kindia.", title="Port de Kindia")
+    where = ExtractiveGenerator(reader=fake_reader({0: ("à bord", 5.0)})).compose(
+        "Où dorment les marins du port de Kindia ?", [ship], "fr")
+    assert where is not None and where.text.startswith("**à bord**")

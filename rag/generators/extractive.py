@@ -637,7 +637,7 @@ class ExtractiveGenerator:
                 within: list[tuple[int, int] | None] = [None] * len(wanted)
                 within[k] = (a.best.start, a.best.end)
                 span = reading.spans(within, asked)[k]
-                if not _usable(span, question):
+                if not _usable(span, question, a.kinds):
                     # The best sentence is about the question, the words that answer it are often in the next or the
                     # previous one ("Il …"): the reader's best span in the whole passage, its sentence quoted too.
                     # Measured (PIAF dev by article halves, held-out readers): containment 0.733 -> 0.738, F1 0.326
@@ -646,7 +646,7 @@ class ExtractiveGenerator:
                     span = reading.spans(None, asked)[k]
                     holder = next((s for s in sentences if s.passage == a.best.passage
                                    and span is not None and s.start <= span.start < s.end), None)
-                    if holder is None or not _usable(span, question):
+                    if holder is None or not _usable(span, question, a.kinds):
                         continue
                     a.span_sentence = holder if holder is not a.best else None
                 a.span = span.text
@@ -921,10 +921,28 @@ def _attach_list_items(sentences: list[_Sentence]) -> None:
                 if s.text.rstrip().endswith(":") else _LIST_ITEM.sub("", s.text)
 
 
-def _usable(span: "Span | None", question: str) -> bool:
+def _usable(span: "Span | None", question: str, kinds: tuple[str, ...] = ()) -> bool:
     """A span the reader is sure enough of, that says something the question does not already say ("Quelles sont
-    les six villes … ?": "six villes" answers nothing)."""
-    return span is not None and span.score >= SPAN_FLOOR and not _restates(span.text, question)
+    les six villes … ?": "six villes" answers nothing), and has the shape of the kind of value asked for."""
+    return span is not None and span.score >= SPAN_FLOOR and not _restates(span.text, question) \
+        and _shaped(span.text, kinds)
+
+
+# The shape of a value of each kind, for a span the reader points to: a place is a name ("Dans quelle ville … ?" is
+# not answered by "villes intelligentes"), an amount has its currency, a share its percent or fraction, a year its
+# digits, a person a capitalised name. Kinds whose answers take any shape are not checked: "Où … ?" ("à bord"),
+# "Qui … ?" ("les Anglais"), a post ("historien"), "Quand … ?" ("la campagne prochaine"), a count ("un an").
+_SHAPES: dict[str, re.Pattern] = {
+    "place": re.compile(r"[A-ZÀ-Ý]"),
+    "money": next(holds for name, _, holds in ANSWER_TYPES if name == "money"),
+    "share": _SHARE,
+    "year": re.compile(rf"\d{{3,4}}|\b(?:{_MONTHS})\b", re.I),
+    "person": _PERSON_NAME,
+}
+
+
+def _shaped(text: str, kinds: tuple[str, ...]) -> bool:
+    return not kinds or any(k not in _SHAPES for k in kinds) or any(_SHAPES[k].search(text) for k in kinds)
 
 
 def _restates(span: str, question: str) -> bool:
