@@ -27,7 +27,7 @@ from rag.question import (Constraint, asks_for_several, clauses, compared, conju
 from rag.relevance import coverage
 from rag.sentences import LIST_ITEM as _LIST_ITEM
 from rag.sentences import TABLE_ROW, sentence_key
-from rag.text import NUMBER_WORDS, STOP_WORDS, fold, split_sentences, stream_pieces, tokens
+from rag.text import NUMBER_WORDS, fold, split_sentences, stream_pieces, tokens
 
 if TYPE_CHECKING:
     from rag.reader import Reading, Span
@@ -127,13 +127,6 @@ _CURRENCY = (r"€|\$|£|¥|euros?|dollars?|francs?(?:\s+(?:CFA|suisses?))?|fcfa
 # A capitalised word that does not start the sentence: a name.
 _CAPITALISED = re.compile(r"(?<![.!?:«\"]\s)(?<!^)(?<=\s|[(’'])[A-ZÀ-Ý][\wÀ-ÿ'’-]*")
 # (name, question cue, what a sentence must hold to answer it)
-# A measure is a number with its unit: "Quelle longueur de conduites … ?" (21 km), "What is the population of … ?".
-# Not a duration: "Quelle durée … ?", "How long … ?" are as often answered by two dates as by a number.
-_MEASURE = re.compile(r"\b(?:quel(?:le)?s?\s+(?:est\s+|était\s+)?(?:la\s+|le\s+|l['’]\s*)?(?:longueur|superficie|surface|"
-                      r"distance|hauteur|altitude|profondeur|capacité|taille|population|âge|poids|volume|vitesse|"
-                      r"température)|what\s+(?:is\s+|was\s+)?(?:the\s+)?(?:length|area|surface|distance|height|altitude|"
-                      r"depth|capacity|size|population|age|weight|volume|speed|temperature)|how\s+(?:big|large|tall|high|"
-                      r"far|old|deep|heavy))\b", re.I)
 _MONEY_ASKED = r"(?:budget|montant|coût|financement|somme|(?<!grand )(?<!grands )prix|subvention|cost|amount|price|funding|" \
                r"grant|money)s?\b"
 ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
@@ -173,7 +166,7 @@ ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
         # "le nombre de …" inside a question that asks something else ("qu'est-ce qui cause un faible nombre d'études")
         # is no count asked for.
         re.compile(r"\b(combien|quel(?:le)?\s+(?:est\s+le\s+)?nombre|^\s*(?:le\s+)?nombre d|how many|how much|"
-                   rf"number of)\b|{_MEASURE.pattern}", re.I),
+                   r"number of)\b", re.I),
         re.compile(rf"\b(?!{_RECENT_YEAR}\b)\d+(?:[.,]\d+)?\b|\b(?:{_NUMBER_WORDS})\b", re.I),
     ),
     (
@@ -1145,11 +1138,6 @@ def _short_answers(wanted: list[tuple[str, re.Pattern]], unit: str, question: st
             # "Combien d'euros … ?": "500 000 euros", the number with what it counts
             after = re.match(r"\s+(?:d['’]|de\s+)?([\wÀ-ÿ'’-]+)", unit[m.end():])
             if after and set(tokens(after.group(1))) & counted_terms:
-                span = unit[m.start(): m.end() + after.end()].strip()
-        elif wanted[0][0] == "quantity" and _MEASURE.search(question):
-            # a measure with its unit: "21 km", "260 m3", "640 000 habitants"
-            after = re.match(r"\s?([^\W\d_][\w²³]*)", unit[m.end():])
-            if after and after.group(1).lower() not in STOP_WORDS and not re.match(r"\s?\w+['’]", unit[m.end():]):
                 span = unit[m.start(): m.end() + after.end()].strip()
         # characters between the span and each anchor ("300 000 € en 2016 à 700 000 € en 2021")
         # (a figure is usually written before what qualifies it: "300 000 € en 2016")
