@@ -97,9 +97,11 @@ def _lead(words: list[str], i: int) -> str:
 
 
 # A number counting something the question is about: "les 14 projets votés à Tunis", "the 12 projects": digit groups
-# ("457 300"), a decimal ("3,8 millions"), followed by the word it counts; not a year, nor a day ("le 24 mai").
+# ("457 300"), a decimal ("3,8 millions"), followed by the word it counts; not a year, a day ("le 24 mai") nor an
+# ordinal written apart ("au 20 ème siècle").
 _COUNT = re.compile(r"(?<![\w.,/-])(\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+)((?:[.,]\d+)?)(?![\w.,/-]*\d)\s+"
-                    r"(?!(?:" + "|".join(m for names in MONTHS for m in names) + r")\b)([^\W\d_][\w'’-]*)", re.I)
+                    r"(?!(?:" + "|".join(m for names in MONTHS for m in names) + r"|e|ème|eme|er|ere|re|è|th|st|nd|rd)\b)"
+                    r"([^\W\d_][\w'’-]*)", re.I)
 
 
 def _counts(question: str) -> list[Constraint]:
