@@ -366,9 +366,8 @@ def holds(constraint: Constraint, folded_context: str) -> bool:
     return bool(difflib.get_close_matches(name, words, n=1, cutoff=0.8))
 
 
-_NUMBER_NAMES: dict[str, list[str]] = {}
-for _word, _value in NUMBER_WORDS.items():
-    _NUMBER_NAMES.setdefault(str(_value), []).append(_word)
+# "14" -> ["quatorze", "fourteen"]
+_NUMBER_NAMES = {str(v): [w for w, x in NUMBER_WORDS.items() if x == v] for v in set(NUMBER_WORDS.values())}
 
 
 def _count_held(number: str, folded_context: str) -> bool:
