@@ -52,6 +52,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="dossier des résultats (par défaut : eval-runs/<label>)")
     p.add_argument("--label", help="nom de l'essai (par défaut : générateur-k-date)")
     p.add_argument("--limit", type=int, help="ne poser que les N premières questions")
+    p.add_argument("--articles", choices=["even", "odd"],
+                   help="fichier SQuAD : ne poser que les questions des articles pairs ou impairs (ceux qu'un lecteur "
+                        "entraîné par « aimf train reader --half » sur l'autre moitié n'a pas vus)")
     p.add_argument("--judge", choices=["openai"],
                    help="ajouter un juge LLM (serveur compatible OpenAI, AIMF_JUDGE_BASE_URL et AIMF_JUDGE_MODEL : "
                         "jamais le modèle évalué) à côté des métriques")
@@ -71,6 +74,14 @@ def run(args: argparse.Namespace) -> int:
     except GoldSetError as exc:
         err.print(f"[red]Erreur :[/] {exc}")
         return 2
+    if args.articles:
+        from evals.dataset import is_squad
+        from evals.squad import of_articles
+
+        if len(paths) != 1 or not is_squad(paths[0]):
+            err.print("[red]Erreur :[/] --articles ne vaut que pour un fichier SQuAD (PIAF) donné seul.")
+            return 2
+        questions = of_articles(questions, args.articles)
     if args.k is not None and not 1 <= args.k <= 50:
         err.print("[red]Erreur :[/] --k doit être compris entre 1 et 50.")
         return 2
@@ -90,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         summary = evaluate(settings, questions, out, label=label, dataset=paths, config=config, groups=groups,
                            judge=args.judge, limit=args.limit, progress=not args.quiet, console=err,
-                           ingest=args.ingest, split=args.split)
+                           ingest=args.ingest, split=args.split, articles=args.articles)
     except (IndexMissingError, IndexMismatchError, IndexUnavailableError) as exc:
         err.print(f"[red]Erreur :[/] {exc}")
         return 1
@@ -101,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
 def evaluate(settings, questions: list[GoldQuestion], out: Path, *, label: str, dataset: Path | list[Path],
              config: dict | None = None, judge: str | None = None, limit: int | None = None,
              progress: bool = True, console=None, assistant=None, groups: dict[str, str] | None = None,
-             ingest: bool = False, split: str | None = None) -> dict:
+             ingest: bool = False, split: str | None = None, articles: str | None = None) -> dict:
     """Run, score and write everything to ``out``; returns the summary. ``groups``: question id -> its group
     (the gold-set file it comes from), for the per-group figures."""
     from rich.console import Console
@@ -175,7 +186,7 @@ def evaluate(settings, questions: list[GoldQuestion], out: Path, *, label: str, 
         console.print(f"[yellow]{notices[-1]}[/]")
     summary = summarise(records, config)
     summary["config"] = run_config(settings, assistant, label, datasets, config, len(skipped), judge, grader)
-    summary["config"].update(index=index, split=split)
+    summary["config"].update(index=index, split=split, articles=articles)
     summary["notices"] = notices
     write_outputs(out, records, summary, config)
     return summary

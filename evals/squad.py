@@ -46,6 +46,13 @@ def article_index(source: str) -> int:
     return int(source.split("-", 1)[0])
 
 
+def of_articles(questions: list, parity: str) -> list:
+    """The questions of the even (0, 2, 4…) or odd articles: the half that a reader trained with `aimf train reader
+    --half` on the other one never saw (evals/reader_data.split_articles counts articles the same way)."""
+    keep = {"even": 0, "odd": 1}[parity]
+    return [q for q in questions if article_index(q.source) % 2 == keep]
+
+
 def squad_collection_name(path: Path) -> str:
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:10]
     return f"squad-{digest}"

@@ -389,6 +389,27 @@ def test_eval_run_refuses_a_squad_file_among_others(tmp_path: Path, capsys) -> N
     assert "SQuAD" in capsys.readouterr().err
 
 
+def test_eval_run_asks_one_article_half_of_a_squad_file_only(tmp_path: Path, capsys) -> None:
+    from evals.dataset import load_dataset
+    from evals.reader_data import load_squad_articles, split_articles
+    from evals.squad import of_articles
+
+    squad = tmp_path / "piaf.json"
+    squad.write_text(json.dumps({"data": [
+        {"title": f"Article {a}", "paragraphs": [{"context": f"Texte {a}.", "qas": [
+            {"id": f"a{a}q{n}", "question": f"Question {n} ?", "answers": [{"text": "Texte", "answer_start": 0}]}
+            for n in range(2)]}]} for a in range(3)]}), encoding="utf-8")
+    questions = load_dataset(squad)
+    assert [q.id for q in of_articles(questions, "even")] == ["a0q0", "a0q1", "a2q0", "a2q1"]
+    assert [q.id for q in of_articles(questions, "odd")] == ["a1q0", "a1q1"]
+    # the half a reader trained with --half even never saw is the odd one, counted the same way
+    _, unseen = split_articles(load_squad_articles(squad), "even")
+    assert [a.title for a in unseen] == ["Article 1"]
+    gold = _gold_file(tmp_path / "g.jsonl", ["q1"])
+    assert main(["eval", "run", "--dataset", str(gold), "--articles", "odd"]) == 2
+    assert "--articles" in capsys.readouterr().err
+
+
 # --- cross-lingual constants ----------------------------------------------------------------------------------
 def test_fit_cross_lingual_measures_the_gap_and_fits_the_cosine_only_model() -> None:
     """Synthetic observations: cross-language pairs score 0.06 lower than same-language ones; a cross-language
