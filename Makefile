@@ -72,16 +72,17 @@ near-miss-cv: setup
 # The PIAF row of the README, "en validation croisée par moitiés d'articles": two readers of the shipped recipe, one
 # trained on the even articles of PIAF dev and one on the odd ones (each then given the gold stage with PIAF questions
 # of its own half), each reading the whole assistant's answers to the questions of the articles it never saw; the two
-# runs pooled into eval-runs/piaf-cv. About 50 minutes per reader on 2 cores (kept, and skipped when present), then
-# 15 for the two runs.
+# runs pooled into eval-runs/piaf-cv. The readers are kept and skipped when present; trained side by side on one
+# thread each, the two PIAF stages took 48 and 52 minutes here, the two gold stages 16 (plus 8 to measure 60
+# questions each); indexing PIAF's 354 paragraphs takes about 10 minutes, each half's run a few more.
 PIAF_FILE = $$($(PY) -c "from evals.dataset import PIAF; import os; print(os.environ.get('AIMF_PIAF', PIAF))")
 piaf-cv: setup
 	$(AIMF) ingest --quiet
 	set -e; for h in even odd; do \
 		test -f .aimf/reader-$$h-piaf/card.json || \
-			$(AIMF) train reader --half $$h --eval-limit 300 --out .aimf/reader-$$h-piaf; \
+			$(AIMF) train reader --half $$h --eval-limit 60 --out .aimf/reader-$$h-piaf; \
 		test -f .aimf/reader-$$h/card.json || \
-			$(AIMF) train reader $(GOLD_RECIPE) --half $$h --eval-limit 300 --init .aimf/reader-$$h-piaf --out .aimf/reader-$$h; \
+			$(AIMF) train reader $(GOLD_RECIPE) --half $$h --eval-limit 60 --init .aimf/reader-$$h-piaf --out .aimf/reader-$$h; \
 	done
 	AIMF_READER=.aimf/reader-even $(AIMF) eval run --quiet --dataset $(PIAF_FILE) --articles odd --out eval-runs/piaf-cv-odd
 	AIMF_READER=.aimf/reader-odd $(AIMF) eval run --quiet --dataset $(PIAF_FILE) --articles even --out eval-runs/piaf-cv-even
