@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from evals.squad import PARITY
 from rag.text import fold, normalize_for_match, split_sentences
 
 
@@ -69,7 +70,7 @@ def split_articles(articles: list[Article], half: str) -> tuple[list[Article], l
     ``all`` trains on every article and tests on none."""
     if half == "all":
         return list(articles), []
-    keep = 0 if half == "even" else 1
+    keep = PARITY[half]
     return ([a for i, a in enumerate(articles) if i % 2 == keep], [a for i, a in enumerate(articles) if i % 2 != keep])
 
 

@@ -46,11 +46,14 @@ def article_index(source: str) -> int:
     return int(source.split("-", 1)[0])
 
 
+# A half of the articles by their position in the file: "even" is articles 0, 2, 4…, "odd" 1, 3, 5…
+PARITY = {"even": 0, "odd": 1}
+
+
 def of_articles(questions: list, parity: str) -> list:
-    """The questions of the even (0, 2, 4…) or odd articles: the half that a reader trained with `aimf train reader
-    --half` on the other one never saw (evals/reader_data.split_articles counts articles the same way)."""
-    keep = {"even": 0, "odd": 1}[parity]
-    return [q for q in questions if article_index(q.source) % 2 == keep]
+    """The questions of the even or odd articles: the half that a reader trained with `aimf train reader --half` on
+    the other one never saw (evals/reader_data.split_articles splits by the same PARITY)."""
+    return [q for q in questions if article_index(q.source) % 2 == PARITY[parity]]
 
 
 def squad_collection_name(path: Path) -> str:
