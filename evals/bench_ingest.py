@@ -90,7 +90,7 @@ def make_corpus(texts: list[str], n: int, folder: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ingest.pipeline import Ingestor, chunk_sentences, embedding_texts
-    from rag.embeddings import load_embeddings, prefixes, sentence_transformer
+    from rag.embeddings import compute_dtype, load_embeddings, prefixes, sentence_transformer
     from rag.settings import get_settings
     from rag.store import Store
 
@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         "rerun_unchanged": rerun.unchanged,
         "rerun_chunks_written": rerun.chunks_written,
         "embedding_model": settings.embedding_model,
-        "embedding_dtype": settings.embedding_dtype,
+        "embedding_dtype": compute_dtype(settings),
         "batch_size": settings.embedding_batch_size,
         "chunk_size": settings.chunk_size,
         **pdf,

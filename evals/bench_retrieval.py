@@ -120,7 +120,7 @@ def bench(settings, dataset: Path, methods: list[str], limit: int | None = None,
     from rich.progress import track
 
     from evals.squad import index_squad
-    from rag.embeddings import load_embeddings
+    from rag.embeddings import compute_dtype, load_embeddings
     from rag.retrieval import HybridRetriever
     from rag.store import Store
 
@@ -159,7 +159,7 @@ def bench(settings, dataset: Path, methods: list[str], limit: int | None = None,
         n_questions=len(questions),
         n_chunks=store.count(),
         embedding_model=settings.embedding_model,
-        embedding_dtype=settings.embedding_dtype,
+        embedding_dtype=compute_dtype(settings),
         query_embedding_ms=round(embed_ms, 2),
         chunk_size=settings.chunk_size,
         chunk_overlap=settings.chunk_overlap,

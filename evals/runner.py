@@ -426,6 +426,8 @@ def run_config(settings, assistant, label: str, dataset: Path | list[Path], conf
     digest = hashlib.sha256()
     for d in datasets:
         digest.update(d.read_bytes())
+    from rag.embeddings import compute_dtype
+
     llm = settings.generator != "extractive"
     return {
         "label": label,
@@ -434,7 +436,7 @@ def run_config(settings, assistant, label: str, dataset: Path | list[Path], conf
         "llm_base_url": settings.llm_base_url if settings.generator == "openai" else None,
         "llm_model_path": str(settings.llm_model_path) if settings.generator == "llamacpp" and settings.llm_model_path else None,
         "embedding_model": settings.embedding_model,
-        "embedding_dtype": settings.embedding_dtype,
+        "embedding_dtype": compute_dtype(settings),
         "k": settings.k,
         "fetch_k": settings.fetch_k,
         "min_relevance": settings.min_relevance,

@@ -28,6 +28,26 @@ def model_identity(settings: Settings) -> str:
     return settings.embedding_model
 
 
+def native_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 in hardware (AVX512-BF16 or AMX). Elsewhere torch emulates it: on an
+    AVX2-only CPU, bf16 was 5 to 6x slower than float32 (e5 1.0 vs 5.6 passages/s, the reader 14.8 vs 2.4 s for 5
+    passages), where on a CPU with the instructions it is about 2.7x faster (65 vs 24 passages/s)."""
+    import torch
+
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except (AttributeError, RuntimeError):  # a torch without these probes: assume the safe, portable type
+        return False
+
+
+def compute_dtype(settings: Settings) -> str:
+    """The type e5 and the reader compute in: the setting, or for ``auto`` the fast one on this CPU. The vectors
+    of both types agree to cosine 0.9999, so an index built in one can be searched in the other."""
+    if settings.embedding_dtype != "auto":
+        return settings.embedding_dtype
+    return "bfloat16" if native_bf16() else "float32"
+
+
 def prefixes(settings: Settings) -> tuple[str, str]:
     """(query prefix, passage prefix): e5 models were trained with them, others get none unless configured."""
     is_e5 = "e5" in settings.embedding_model.lower()
@@ -47,7 +67,7 @@ def resolve_model_path(settings: Settings) -> str:
 
 def load_embeddings(settings: Settings) -> "Embeddings":
     """The process-wide embedding model for these settings (loaded once, shared by every caller)."""
-    key = (settings.embedding_model, settings.embedding_dtype, prefixes(settings), str(settings.models_dir))
+    key = (settings.embedding_model, compute_dtype(settings), prefixes(settings), str(settings.models_dir))
     with _lock:
         if key not in _cache:
             _cache[key] = _load(settings)
@@ -86,7 +106,7 @@ def _load(settings: Settings) -> "Embeddings":
     hf_logging.set_verbosity_error()
 
     query_prefix, passage_prefix = prefixes(settings)
-    dtype = torch.bfloat16 if settings.embedding_dtype == "bfloat16" else torch.float32
+    dtype = torch.bfloat16 if compute_dtype(settings) == "bfloat16" else torch.float32
     encode = {"normalize_embeddings": True, "batch_size": settings.embedding_batch_size}
     return QueryEmbeddings(
         model_name=resolve_model_path(settings),

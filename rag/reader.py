@@ -374,8 +374,8 @@ class Reader:
     _cache_lock = threading.Lock()
 
     def __init__(self, net, encoder: SpanEncoder, card: dict[str, Any], batch_size: int = 8, bf16: bool = True) -> None:
-        # bfloat16 matrix products (autocast; weights stay float32): as for the embeddings, about 2x faster on CPUs
-        # with bf16 instructions, for logit changes far below the gaps between spans.
+        # bfloat16 matrix products (autocast; weights stay float32) where the CPU has bf16 instructions: as for the
+        # embeddings, about 2x faster there, for logit changes far below the gaps between spans (see compute_dtype).
         self.net, self.encoder, self.card, self.batch_size, self.bf16 = net, encoder, card, batch_size, bf16
         self._lock = threading.Lock()
 
@@ -412,12 +412,12 @@ class Reader:
         setting turns it off, when it is absent or when it was trained on another base model."""
         if settings.reader == "off":
             return None
-        from rag.embeddings import resolve_model_path
+        from rag.embeddings import compute_dtype, resolve_model_path
 
         try:
             model_path = resolve_model_path(settings)
             folder = reader_folder(settings)
-            bf16 = settings.embedding_dtype == "bfloat16"
+            bf16 = compute_dtype(settings) == "bfloat16"
             key = (model_path, str(folder), bf16)
             with cls._cache_lock:
                 if key not in cls._cache:
