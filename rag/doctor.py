@@ -146,7 +146,7 @@ def check_embeddings(settings, state) -> Check:
     import math
     import time
 
-    from rag.embeddings import load_embeddings, resolve_model_path
+    from rag.embeddings import compute_dtype, load_embeddings, resolve_model_path
     from rag.settings import BUILTIN_E5
 
     fix = ("vérifiez AIMF_EMBEDDING_MODEL (le nom intégré « multilingual-e5-small » ou le chemin d'un dossier "
@@ -169,9 +169,11 @@ def check_embeddings(settings, state) -> Check:
                      f"{path} : le vecteur produit est vide ou invalide", fix)
     state["embeddings"], state["dim"] = embeddings, len(vector)
     note = ", construit à l'instant" if built_now else ""
+    dtype = compute_dtype(settings)
     return Check("embeddings", "Modèle d'embeddings", True, True,
-                 f"{path} ({len(vector)} dimensions, chargé et une phrase encodée en {seconds:.1f} s{note})",
-                 data={"path": str(path), "dim": len(vector)})
+                 f"{path} ({len(vector)} dimensions, calcul en {dtype}, chargé et une phrase encodée en "
+                 f"{seconds:.1f} s{note})",
+                 data={"path": str(path), "dim": len(vector), "dtype": dtype})
 
 
 def check_index(settings, state) -> Check:

@@ -283,6 +283,28 @@ def test_reader_off_or_absent_is_none_with_the_reason_logged(tmp_path, monkeypat
     assert "aucun lecteur entraîné" in caplog.text
 
 
+@pytest.mark.parametrize("native, setting, expected", [
+    (False, "auto", "float32"), (True, "auto", "bfloat16"),
+    (False, "bfloat16", "bfloat16"), (True, "float32", "float32"),
+])
+def test_compute_type_is_bf16_only_where_the_cpu_has_it_unless_set(tmp_path, monkeypatch, native, setting, expected):
+    """bf16 emulated on a CPU without its instructions was 5 to 6x slower than float32: ``auto`` follows the CPU
+    (here a fake CPU), an explicit setting wins, and the reader's autocast follows the same choice."""
+    import rag.embeddings
+    import rag.reader as reader_mod
+    from rag.settings import Settings
+
+    monkeypatch.setattr(rag.embeddings, "native_bf16", lambda: native)
+    settings = Settings(_env_file=None, data_dir=tmp_path, embedding_dtype=setting)
+    assert rag.embeddings.compute_dtype(settings) == expected
+    opened = {}
+    monkeypatch.setattr(rag.embeddings, "resolve_model_path", lambda s: str(tmp_path / "e5"))
+    monkeypatch.setattr(reader_mod.Reader, "open", classmethod(lambda cls, path, folder, bf16: opened.setdefault("bf16", bf16)))
+    monkeypatch.setattr(reader_mod.Reader, "_cache", {})
+    reader_mod.Reader.load(settings)
+    assert opened == {"bf16": expected == "bfloat16"}
+
+
 def test_answer_tokens_cover_exactly_the_answer_characters():
     from evals.train_reader import answer_tokens
 
