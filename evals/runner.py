@@ -418,6 +418,8 @@ def run_config(settings, assistant, label: str, dataset: Path | list[Path], conf
                judge: str | None, grader) -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
+    from rag.embeddings import compute_dtype
+
     try:
         pkg = version("aimf-assistant")
     except PackageNotFoundError:  # pragma: no cover
@@ -426,8 +428,6 @@ def run_config(settings, assistant, label: str, dataset: Path | list[Path], conf
     digest = hashlib.sha256()
     for d in datasets:
         digest.update(d.read_bytes())
-    from rag.embeddings import compute_dtype
-
     llm = settings.generator != "extractive"
     return {
         "label": label,

@@ -373,14 +373,14 @@ class Reader:
     _cache: dict[tuple, "Reader"] = {}
     _cache_lock = threading.Lock()
 
-    def __init__(self, net, encoder: SpanEncoder, card: dict[str, Any], batch_size: int = 8, bf16: bool = True) -> None:
+    def __init__(self, net, encoder: SpanEncoder, card: dict[str, Any], batch_size: int = 8, bf16: bool = False) -> None:
         # bfloat16 matrix products (autocast; weights stay float32) where the CPU has bf16 instructions: as for the
         # embeddings, about 2x faster there, for logit changes far below the gaps between spans (see compute_dtype).
         self.net, self.encoder, self.card, self.batch_size, self.bf16 = net, encoder, card, batch_size, bf16
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, model_path: str | Path, folder: Path = MODEL_DIR, bf16: bool = True) -> "Reader":
+    def open(cls, model_path: str | Path, folder: Path = MODEL_DIR, bf16: bool = False) -> "Reader":
         """The reader in ``folder`` on the base model at ``model_path``; ``ReaderError`` when it cannot be used."""
         import torch
         from safetensors.torch import load_file
