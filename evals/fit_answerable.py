@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from evals.fit_relevance import not_squad, report, with_and_without
     from evals.squad import article_index, index_squad
     from rag.assistant import Assistant, to_passage
-    from rag.embeddings import compute_dtype, resolve_model_path
+    from rag.embeddings import computes_in_bf16, resolve_model_path
     from rag.reader import RELEVANCE_PASSAGES, Reader, ReaderError
     from rag.settings import get_settings
 
@@ -64,8 +64,7 @@ def run(args: argparse.Namespace) -> int:
         if folder is None:
             continue
         try:
-            readers[parity] = Reader.open(resolve_model_path(settings), folder,
-                                          bf16=compute_dtype(settings) == "bfloat16")
+            readers[parity] = Reader.open(resolve_model_path(settings), folder, bf16=computes_in_bf16(settings))
         except (ReaderError, OSError) as exc:
             err.print(f"[red]Erreur :[/] lecteur inutilisable ({folder}) : {exc}")
             return 2

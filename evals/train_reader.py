@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from evals.reader_data import NearMissMaker, eval_cases, load_squad_articles, split_articles, training_examples
-    from rag.embeddings import compute_dtype, resolve_model_path
+    from rag.embeddings import computes_in_bf16, resolve_model_path
     from rag.settings import get_settings
 
     torch.set_num_threads(args.threads)
@@ -286,7 +286,7 @@ def run(args: argparse.Namespace) -> int:
                      "threads": args.threads},
     }
     if cases:
-        reader = Reader(net, encoder, card, bf16=compute_dtype(settings) == "bfloat16")
+        reader = Reader(net, encoder, card, bf16=computes_in_bf16(settings))
         figures["reader"] = measure(reader, cases)
         figures["measured_on"] = {"articles": "odd" if args.half == "even" else "even", "questions": len(cases)}
         print("lecteur :", json.dumps(figures["reader"]))

@@ -412,12 +412,12 @@ class Reader:
         setting turns it off, when it is absent or when it was trained on another base model."""
         if settings.reader == "off":
             return None
-        from rag.embeddings import compute_dtype, resolve_model_path
+        from rag.embeddings import computes_in_bf16, resolve_model_path
 
         try:
             model_path = resolve_model_path(settings)
             folder = reader_folder(settings)
-            bf16 = compute_dtype(settings) == "bfloat16"
+            bf16 = computes_in_bf16(settings)
             key = (model_path, str(folder), bf16)
             with cls._cache_lock:
                 if key not in cls._cache:
