@@ -13,7 +13,6 @@ import logging
 import re
 import threading
 import time
-from collections import OrderedDict
 from typing import Any, Iterable, Iterator
 
 import numpy as np
@@ -29,7 +28,7 @@ from rag.observability import log_answer
 from rag.retrieval import HybridRetriever
 from rag.relevance import answerable, coverage, reader_decides, support
 from rag.question import constraints, context_text, missing, normalize_typography, parts, untranslated_names
-from rag.reader import RELEVANCE_FLOOR, RELEVANCE_PASSAGES, Reader, Reading
+from rag.reader import RELEVANCE_FLOOR, RELEVANCE_PASSAGES, Reader, ReadingCache
 from rag.rewrite import rewrite
 from rag.settings import Settings, get_settings
 from rag.store import IndexUnavailableError, Store, check_manifest
@@ -61,7 +60,7 @@ class Assistant:
         self._lock = threading.Lock()
         self.sentence_vectors = SentenceVectors(self.embeddings)
         self._generators: dict[str, Any] = {}
-        self._readings: OrderedDict[tuple, Any] = OrderedDict()
+        self._readings = ReadingCache(READINGS_KEPT)
 
     # --- components, opened lazily and re-opened after an outage ---------------------------------------------
     @property
@@ -311,24 +310,14 @@ class Assistant:
         """The trained span reader (rag/reader.py), loaded once; None when off, absent or for another base model."""
         return Reader.load(self.settings)
 
-    def _reading(self, question: str, passages: list[tuple[str, str]]):
-        """The reader's reading of these (title, text) passages, or None without a reader. Each passage is read once
-        per question: the relevance check reads the best passages, the writer then the one it quotes (kept for the
-        last few passages read)."""
+    def _reading(self, question: str, passages: list[tuple[str, str]],
+                 within: list[list[tuple[int, int]] | None] | None = None):
+        """The reader's reading of these (title, text) passages (with ``within[p]``, of the windows over these
+        character ranges of passage p only), or None without a reader. Each window is read once per question: the
+        relevance check, the rank of sentences and the short answer share what was read."""
         if self._reader is None or not passages:
             return None
-        keys = [(question, title, text) for title, text in passages]
-        with self._lock:
-            found = {k: self._readings[k] for k in keys if k in self._readings}
-        missing = [i for i, k in enumerate(keys) if k not in found]
-        if missing:
-            fresh = self._reader.reading(question, [passages[i] for i in missing])
-            found |= {keys[i]: fresh.part(j) for j, i in enumerate(missing)}
-            with self._lock:
-                self._readings.update(found)
-                while len(self._readings) > READINGS_KEPT:
-                    self._readings.popitem(last=False)
-        return Reading.join([found[k] for k in keys])
+        return self._readings.reading(self._reader, question, passages, within)
 
     def _abstention(self, base: dict, passages: list[Passage], reason: str) -> Answer:
         lang = base["lang"]

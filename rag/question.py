@@ -125,6 +125,12 @@ def constraints(question: str, names: bool = True, skip_first: bool = True) -> l
     documents) keeps only years, acronyms and lone capitalised words: runs of them are institutions whose names get
     translated ("European Union" is "Union européenne" in the text), a lone one is a place or a person. A question's
     first word is capitalised as any sentence start is: ``skip_first`` leaves it out."""
+    # asked again for the same question and sentences while each sentence is weighed (``parallel``)
+    return list(_constraints(question, names, skip_first))
+
+
+@functools.lru_cache(maxsize=8192)
+def _constraints(question: str, names: bool, skip_first: bool) -> tuple[Constraint, ...]:
     words = _WORD.findall(question)
     out: list[Constraint] = []
     for i, w in enumerate(words):
@@ -157,7 +163,7 @@ def constraints(question: str, names: bool = True, skip_first: bool = True) -> l
     for m in QUOTED_TITLE.finditer(question if names else ""):  # across languages a title is translated
         if len(tokens(m.group(1))) > 1:
             out.append(Constraint(m.group(1).strip(), "title"))
-    return list(dict.fromkeys(out))
+    return tuple(dict.fromkeys(out))
 
 
 # "à Dakar et à Abidjan", "Dakar and Abidjan", "en 2022 et en 2023": one ask about two subjects.

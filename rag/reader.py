@@ -18,6 +18,7 @@ import json
 import logging
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,6 +116,10 @@ class SpanEncoder:
         from tokenizers import Tokenizer
 
         self.tok = Tokenizer.from_file(str(tokenizer_file))
+        # The bundled tokenizer pads a batch to its longest text: a short passage read beside a longer one would get
+        # "<pad>" tokens as title and text, read by the model as words (training cuts windows one passage at a time).
+        self.tok.no_padding()
+        self.tok.no_truncation()
         self.bos, self.eos = self.tok.token_to_id("<s>"), self.tok.token_to_id("</s>")
         self.pad = self.tok.token_to_id("<pad>")
         self.max_len = max_len
@@ -136,7 +141,7 @@ class SpanEncoder:
                 out.append(Window([*prefix, *ids[part], self.eos], len(prefix), list(offsets[part]), p))
                 if part.stop >= len(ids):
                     break
-                start = part.stop - STRIDE
+                start = max(part.stop - STRIDE, part.start + 1)  # always forward, even in a window narrower than STRIDE
         return out
 
     def batch(self, windows: list[Window]) -> dict[str, "torch.Tensor"]:
@@ -324,6 +329,12 @@ def best_scores(logits: list[np.ndarray], windows: list[Window], texts: list[str
     return scores
 
 
+def covers(w: Window, ranges: list[tuple[int, int]]) -> bool:
+    """Whether the window may hold a token inside one of these character ranges of its passage (counted as
+    ``best_spans`` and ``best_scores`` count a token inside, one character of slack each side)."""
+    return bool(w.offsets) and any(w.offsets[0][0] <= hi + 1 and w.offsets[-1][1] >= lo - 1 for lo, hi in ranges)
+
+
 @dataclass
 class Reading:
     """What the reader made of some passages for one question: each window's start/end logits."""
@@ -355,6 +366,53 @@ class Reading:
         """One reading of several one-passage readings, in their order (each window read once, reused as is)."""
         windows = [replace(w, passage=i) for i, r in enumerate(parts) for w in r.windows]
         return cls(windows, [lg for r in parts for lg in r.logits], [t for r in parts for t in r.texts])
+
+
+@dataclass
+class _PassageWindows:
+    windows: list[Window]  # as the reader cut them, in order
+    logits: dict[int, np.ndarray]  # window index -> logits, for the windows read so far
+
+
+class ReadingCache:
+    """The windows read for the last few passages, per question. The relevance check, the rank of sentences and the
+    short answer each need some windows of the same passages (a long passage has several): each window is read once,
+    and only when asked for. What a caller gets depends only on what it asks for (all the windows of a passage, or
+    those over some of its character ranges), never on what was read before it."""
+
+    def __init__(self, kept: int = 16) -> None:
+        self.kept = kept
+        self._entries: OrderedDict[tuple, _PassageWindows] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def reading(self, reader, question: str, passages: list[tuple[str, str]],
+                within: list[list[tuple[int, int]] | None] | None = None) -> Reading:
+        """``reader`` (``windows`` and ``logits`` as ``Reader`` has them) reading (title, text) passages for the
+        question: every window of passage p, or with ``within[p]`` only those over these character ranges."""
+        keys = [(question, title, text) for title, text in passages]
+        with self._lock:
+            entries = {k: self._entries[k] for k in keys if k in self._entries}
+        new = [i for i, k in enumerate(keys) if k not in entries]
+        if new:
+            cut = reader.windows(question, [passages[i] for i in new])
+            entries |= {keys[i]: _PassageWindows([w for w in cut if w.passage == j], {}) for j, i in enumerate(new)}
+        wanted = [
+            [i for i, w in enumerate(entries[k].windows) if within is None or within[p] is None or covers(w, within[p])]
+            for p, k in enumerate(keys)
+        ]
+        todo = list(dict.fromkeys((k, i) for p, k in enumerate(keys) for i in wanted[p] if i not in entries[k].logits))
+        if todo:
+            for (k, i), values in zip(todo, reader.logits([entries[k].windows[i] for k, i in todo])):
+                entries[k].logits[i] = values
+        with self._lock:
+            for k in keys:
+                self._entries[k] = entries[k]
+                self._entries.move_to_end(k)
+            while len(self._entries) > self.kept:
+                self._entries.popitem(last=False)
+        chosen = [(p, entries[k], i) for p, k in enumerate(keys) for i in wanted[p]]
+        return Reading([replace(e.windows[i], passage=p) for p, e, i in chosen], [e.logits[i] for _, e, i in chosen],
+                       [text for _, text in passages])
 
 
 def read_card(folder: Path = MODEL_DIR) -> dict[str, Any]:
@@ -442,9 +500,13 @@ class Reader:
                     out[i] = values[row, : len(windows[i].ids)]
         return out
 
+    def windows(self, question: str, passages: list[tuple[str, str]]) -> list[Window]:
+        """The windows of every (title, text) passage, cut for the question (no model run)."""
+        return self.encoder.windows(question, passages) if passages else []
+
     def reading(self, question: str, passages: list[tuple[str, str]]) -> "Reading":
         """The passages (title, text) read once for the question: spans are then decoded from it at no cost."""
-        windows = self.encoder.windows(question, passages) if passages else []
+        windows = self.windows(question, passages)
         return Reading(windows, self.logits(windows), [text for _, text in passages])
 
     def read(self, question: str, passages: list[tuple[str, str]]) -> list[Span | None]:

@@ -78,6 +78,12 @@ def _numbered_item(text: str, at: int) -> bool:
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Sentence spans (start, end) in ``text``; line breaks end a sentence too (list items, headings)."""
+    # The same retrieved passages are split several times per question (sentence vectors, the writer, relevance).
+    return list(_sentence_spans(text))
+
+
+@lru_cache(maxsize=4096)
+def _sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
     spans: list[tuple[int, int]] = []
     start = 0
     for m in _SENTENCE_END.finditer(text):
@@ -86,7 +92,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         _append_span(text, start, m.start() if m.group(0).startswith("\n") else m.end(), spans)
         start = m.end()
     _append_span(text, start, len(text), spans)
-    return spans
+    return tuple(spans)
 
 
 def _append_span(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:

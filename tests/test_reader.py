@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 from pathlib import Path
 
@@ -199,6 +200,69 @@ def test_a_span_is_made_of_whole_words():
 # ---------------------------------------------------------------------------------------------- the shipped reader
 
 
+def test_a_passage_is_cut_into_the_same_windows_whether_read_alone_or_beside_a_longer_one(tmp_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from rag.reader import SpanEncoder
+
+    words = ["<s>", "</s>", "<pad>", "<unk>", "query", "passage", ":", "court", "long", "mot", "titre", "q"]
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.enable_padding(pad_id=2, pad_token="<pad>")  # as the bundled tokenizer ships: pads a batch to its longest
+    tok.save(str(tmp_path / "tokenizer.json"))
+    encoder = SpanEncoder(tmp_path / "tokenizer.json")
+    short, longer = ("titre", "court mot"), ("titre long titre long", " ".join(["mot"] * 400))
+    alone = encoder.windows("q", [short])
+    beside = [w for w in encoder.windows("q", [short, longer]) if w.passage == 0]
+    assert [(w.ids, w.offsets) for w in beside] == [(w.ids, w.offsets) for w in alone]
+    assert 2 not in beside[0].ids  # no "<pad>" read as a word
+
+
+class FakeWindowReader:
+    """A FAKE reader for the reading cache: cuts a passage into overlapping windows of 4 words (2 shared) and gives
+    each token made-up logits from its word and the question; counts the windows it runs."""
+
+    def __init__(self) -> None:
+        self.run = 0
+
+    def windows(self, question, passages):
+        out = []
+        for p, (_, text) in enumerate(passages):
+            words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+            for start in range(0, max(1, len(words) - 2), 2):
+                offsets = words[start : start + 4]
+                out.append(Window([hash((question, text, start))] + [0] * (len(offsets) + 3), 3, offsets, p))
+        return out
+
+    def logits(self, windows):
+        self.run += len(windows)
+        return [np.random.default_rng(abs(w.ids[0]) % 2**32).normal(size=(len(w.ids), 2)).astype(np.float32)
+                for w in windows]
+
+
+def test_reading_cache_reads_only_the_windows_over_the_ranges_asked_and_gives_what_a_full_reading_gives():
+    from rag.reader import Reading, ReadingCache
+
+    text = " ".join(f"mot{k}" for k in range(30))  # 14 windows of 4 words
+    pieces = [(0, text.index("mot5"), text.index("mot8") + 4), (0, text.index("mot21"), text.index("mot22") + 5)]
+    fake = FakeWindowReader()
+    windows = fake.windows("q", [("t", text)])
+    full = Reading(windows, fake.logits(windows), [text])
+    fake.run, cache = 0, ReadingCache()
+    part = cache.reading(fake, "q", [("t", text)], [[(lo, hi) for _, lo, hi in pieces]])
+    assert 0 < fake.run < len(windows) and len(part.windows) == fake.run
+    assert part.scores(pieces) == full.scores(pieces)
+    assert part.spans([pieces[0][1:]]) == full.spans([pieces[0][1:]])
+    before = fake.run
+    whole = cache.reading(fake, "q", [("t", text)])  # the rest of the passage: only the windows not read yet
+    assert fake.run == len(windows) and fake.run - before == len(windows) - before
+    assert whole.spans() == full.spans()
+    again = cache.reading(fake, "q", [("t", text)], [[(lo, hi) for _, lo, hi in pieces]])
+    assert fake.run == len(windows) and len(again.windows) == len(part.windows)  # nothing read twice, same windows
+    cache.reading(fake, "another question", [("t", text)], [[pieces[0][1:]]])
+    assert fake.run > len(windows)  # readings belong to one question
+
+
 @pytest.fixture(scope="module")
 def shipped_reader(e5_model_dir):
     from rag.reader import MODEL_DIR, Reader
@@ -254,6 +318,23 @@ def test_long_passage_is_read_in_overlapping_windows_and_the_answer_found_at_its
     assert windows[1].offsets[0][0] < windows[0].offsets[-1][1]  # they overlap
     (span,) = reader.read("Quel budget a été fixé pour l'éclairage public ?", [("Conseil", passage)])
     assert "3,5 millions" in span.text
+
+
+@pytest.mark.real
+def test_reading_a_sentence_of_a_long_passage_reads_its_windows_only_and_scores_it_as_the_whole_reading(shipped_reader):
+    from rag.reader import ReadingCache
+
+    _, reader = shipped_reader
+    filler = " ".join(f"La séance numéro {i} a porté sur les marchés et la voirie du quartier." for i in range(40))
+    sentence = "Le budget de l'éclairage public a été fixé à 3,5 millions d'euros en 2021."
+    passage = filler + " " + sentence
+    question, lo = "Quel budget a été fixé pour l'éclairage public ?", passage.index(sentence)
+    piece = [(0, lo, len(passage))]
+    partial = ReadingCache().reading(reader, question, [("Conseil", passage)], [[(lo, len(passage))]])
+    whole = reader.reading(question, [("Conseil", passage)])
+    assert len(partial.windows) < len(whole.windows)
+    assert partial.scores(piece) == pytest.approx(whole.scores(piece), abs=1e-4)
+    assert partial.spans([(lo, len(passage))])[0].text == whole.spans([(lo, len(passage))])[0].text
 
 
 @pytest.mark.real

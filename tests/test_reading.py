@@ -343,7 +343,8 @@ def fake_reading(texts: list[str], found: dict[int, tuple[str, float]]):
 
 
 def fake_reader(found: dict[int, tuple[str, float]]):
-    return lambda question, pairs: fake_reading([text for _, text in pairs], found)
+    # one window a passage: the windows over any range asked for are the whole reading
+    return lambda question, pairs, within=None: fake_reading([text for _, text in pairs], found)
 
 
 MARKET = passage("Le marché central de Kindia a été reconstruit après l'incendie. Les commerçants y sont revenus en "
@@ -461,22 +462,28 @@ class FakeReader:
 
     def __init__(self, words: str, score: float):
         self.words, self.score, self.calls = words, score, 0
+        self._made: dict[int, tuple] = {}  # id(window) -> (window, its made-up logits)
 
-    def reading(self, question, pairs):
+    def windows(self, question, pairs):
+        made = fake_reading([t for _, t in pairs], {i: (self.words, self.score) for i, (_, t) in enumerate(pairs)
+                                                    if self.words in t})
+        self._made |= {id(w): (w, lg) for w, lg in zip(made.windows, made.logits)}
+        return made.windows
+
+    def logits(self, windows):
         self.calls += 1
-        return fake_reading([t for _, t in pairs], {i: (self.words, self.score) for i, (_, t) in enumerate(pairs)
-                                                   if self.words in t})
+        return [self._made[id(w)][1] for w in windows]
 
 
 def _assistant_with(reader):
     import threading
-    from collections import OrderedDict
 
     from rag.assistant import Assistant
+    from rag.reader import ReadingCache
     from rag.settings import Settings
 
     assistant = Assistant.__new__(Assistant)  # no model, no index: only the reader's part of the relevance check
-    assistant._lock, assistant._readings = threading.Lock(), OrderedDict()
+    assistant._lock, assistant._readings = threading.Lock(), ReadingCache()
     assistant.settings = Settings(min_relevance=0.2)
     assistant.__dict__["_reader"] = reader
     return assistant

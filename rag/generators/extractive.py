@@ -305,10 +305,12 @@ class ExtractiveGenerator:
     name = "extractive"
 
     def __init__(self, sentence_vectors: SentenceVectors | None = None, idf: Callable[[str], float] | None = None,
-                 reader: Callable[[str, list[tuple[str, str]]], "Reading | None"] | None = None):
+                 reader: Callable[..., "Reading | None"] | None = None):
         self.sentence_vectors = sentence_vectors
         self.idf = idf or (lambda t: 1.0)
-        # The trained span reader (rag/reader.py), where one ships: (question, [(title, text)]) -> its reading.
+        # The trained span reader (rag/reader.py), where one ships: (question, [(title, text)], within=None) -> its
+        # reading; with within[p], character ranges of passage p, only the windows over them are read (what the
+        # reader makes of a range depends on no other window).
         self.reader = reader
 
     def stream(self, question: str, passages: list[Passage], lang: str, query_vector=None) -> Iterator[str]:
@@ -603,7 +605,7 @@ class ExtractiveGenerator:
         if len(a.options) < 2 or a.best.unit != a.best.text or a.bridge is not None:
             return
         p = passages[a.best.passage]
-        reading = self.reader(question, [(p.title, p.text)])
+        reading = self.reader(question, [(p.title, p.text)], [[(a.best.start, a.best.end)]])
         span = reading.spans([(a.best.start, a.best.end)], frozenset(tokens(question)))[0] if reading else None
         if span is None or span.score < SPAN_FLOOR:
             return
@@ -616,11 +618,14 @@ class ExtractiveGenerator:
                       sentences: list[_Sentence]) -> bool:
         """The trained reader's short answer inside each part's best sentence, or else in its passage (the sentence
         holding it is then quoted too), for parts whose kind of answer no pattern finds (an untyped question:
-        "Qu'est-ce qui…", "Quel type de…"). Only those passages are read. Whether the reader read them."""
+        "Qu'est-ce qui…", "Quel type de…"). Only those passages are read. Whether the reader read any."""
         wanted = sorted({a.best.passage for a in found if a.span is None})
         if self.reader is None or not wanted:
             return False
-        reading = self.reader(question, [(passages[i].title, passages[i].text) for i in wanted])
+        pairs = [(passages[i].title, passages[i].text) for i in wanted]
+        # the windows over each part's best sentence first; the whole passage only if the answer is not in it
+        reading = self.reader(question, pairs, [[(a.best.start, a.best.end) for a in found
+                                                 if a.span is None and a.best.passage == i] for i in wanted])
         if reading is None:
             return False
         asked = frozenset(tokens(question))
@@ -636,7 +641,7 @@ class ExtractiveGenerator:
                     # Measured (PIAF dev by article halves, held-out readers): containment 0.733 -> 0.738, F1 0.326
                     # -> 0.337; gold dev by group, readers whose gold stage did not see the group: containment 0.782
                     # -> 0.788, F1 0.438 -> 0.456; abstentions unchanged.
-                    span = reading.spans(None, asked)[k]
+                    span = self.reader(question, [pairs[k]]).spans(None, asked)[0]
                     holder = next((s for s in sentences if s.passage == a.best.passage
                                    and span is not None and s.start <= span.start < s.end), None)
                     if holder is None or not _usable(span, question, a.kinds):
@@ -651,16 +656,18 @@ class ExtractiveGenerator:
         top = max((s.score for s in sentences), default=0.0)
         ranked = [s for s in sentences if s.score > 0]
         read = sorted({s.passage for s in ranked if s.score >= top - READER_RANK_MARGIN})
-        reading = self.reader(question, [(passages[i].title, passages[i].text) for i in read]) \
-            if self.reader and read else None
-        if reading is None:
-            return sentences
         ranked = [s for s in ranked if s.passage in read]
         # a line introducing a list ("… :") says what its items say
         ends = [max([s.end] + [i.end for i in _items_after(s)]) if s.text.rstrip().endswith(":") else s.end
                 for s in ranked]
-        scores = reading.scores([(read.index(s.passage), s.start, end) for s, end in zip(ranked, ends)],
-                                frozenset(tokens(question)))
+        pieces = [(read.index(s.passage), s.start, end) for s, end in zip(ranked, ends)]
+        # only the windows over these sentences are read: a long passage's other windows could not change a score
+        reading = self.reader(question, [(passages[i].title, passages[i].text) for i in read],
+                              [[(lo, hi) for q, lo, hi in pieces if q == k] for k in range(len(read))]) \
+            if self.reader and read else None
+        if reading is None:
+            return sentences
+        scores = reading.scores(pieces, frozenset(tokens(question)))
         for s, score in zip(ranked, scores):
             if score is not None:
                 s.read = READER_RANK_WEIGHT / (1.0 + math.exp(-score / READER_RANK_SCALE))
