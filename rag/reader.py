@@ -356,17 +356,6 @@ class Reading:
     def best(self) -> Span | None:
         return max((s for s in self.spans() if s is not None), key=lambda s: s.score, default=None)
 
-    def part(self, passage: int) -> "Reading":
-        """The reading of one of its passages alone (it becomes passage 0)."""
-        kept = [(replace(w, passage=0), lg) for w, lg in zip(self.windows, self.logits) if w.passage == passage]
-        return Reading([w for w, _ in kept], [lg for _, lg in kept], [self.texts[passage]])
-
-    @classmethod
-    def join(cls, parts: list["Reading"]) -> "Reading":
-        """One reading of several one-passage readings, in their order (each window read once, reused as is)."""
-        windows = [replace(w, passage=i) for i, r in enumerate(parts) for w in r.windows]
-        return cls(windows, [lg for r in parts for lg in r.logits], [t for r in parts for t in r.texts])
-
 
 @dataclass
 class _PassageWindows:
