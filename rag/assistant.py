@@ -41,7 +41,6 @@ FURTHER_READING = 3
 # Passages searched for each part of a two-part question (rag.question.parts), kept among the k passages: three
 # each fill k=5 (gold dev half: cross-document containment 0.583 with two, 0.667 with three, nothing else changed).
 PART_PASSAGES = 3
-READINGS_KEPT = 16  # passages read by the trained reader, kept for the writer after the relevance check
 
 
 class QuestionError(ValueError):
@@ -60,7 +59,7 @@ class Assistant:
         self._lock = threading.Lock()
         self.sentence_vectors = SentenceVectors(self.embeddings)
         self._generators: dict[str, Any] = {}
-        self._readings = ReadingCache(READINGS_KEPT)
+        self._readings = ReadingCache()
 
     # --- components, opened lazily and re-opened after an outage ---------------------------------------------
     @property

@@ -57,6 +57,8 @@ RELEVANCE_PASSAGES = 3
 # word of the question costs this much (logits). Its score stays the model's own. Fit on PIAF dev (readings cross-
 # validated by article halves): span EM 0.137 -> 0.149 at 3 (0.147 at 10, 0.140 at 1).
 QUESTION_WORD_COST = 3.0
+# Passages whose windows are kept per question: the relevance check's three, the writer's, two-part questions' own.
+READINGS_KEPT = 16
 _WORD = re.compile(r"\w+")
 _TRIM = " \t\n\u00a0,;:.!?()[]«»\"'’"
 
@@ -369,7 +371,7 @@ class ReadingCache:
     and only when asked for. What a caller gets depends only on what it asks for (all the windows of a passage, or
     those over some of its character ranges), never on what was read before it."""
 
-    def __init__(self, kept: int = 16) -> None:
+    def __init__(self, kept: int = READINGS_KEPT) -> None:
         self.kept = kept
         self._entries: OrderedDict[tuple, _PassageWindows] = OrderedDict()
         self._lock = threading.Lock()
